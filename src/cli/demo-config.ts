@@ -1,0 +1,59 @@
+import { SAMPLE_LOG_CALL_QUERY, SAMPLE_LOOKUP_QUERY } from '../sim/sample-crm.js';
+
+export interface DemoSettings {
+  host: string;
+  port: number;
+  amiPort: number;
+  amiSecret: string;
+  token: string;
+  dir: string;
+}
+
+/**
+ * The embedded default behind `callpop demo`: the same config an admin would write, pointing
+ * at the built-in AMI simulator and the sample SQLite CRM. Kept as data so it goes through
+ * the same validation as a real config file.
+ */
+export function demoConfig(s: DemoSettings): Record<string, unknown> {
+  return {
+    log: { level: 'info' },
+    pbx: [{ id: 'demo-asterisk', type: 'asterisk', host: '127.0.0.1', port: s.amiPort, username: 'callpop', secret: s.amiSecret }],
+    connectors: [
+      {
+        name: 'crm',
+        type: 'sql',
+        driver: 'sqlite',
+        file: 'crm.sqlite',
+        id_field: 'id',
+        lookup_query: SAMPLE_LOOKUP_QUERY,
+        log_call_query: SAMPLE_LOG_CALL_QUERY,
+      },
+    ],
+    lookup: { default_region: 'DE', sources: [{ connector: 'crm' }] },
+    mapping: {
+      tables: { tiers: { VIP: 'VIP customer', Gold: 'Gold', Silver: 'Silver', Standard: 'Standard' } },
+      templates: [
+        {
+          name: 'default',
+          label: '{first_name} {last_name} ({company})',
+          fields: {
+            name: { expr: "$join([first_name, last_name], ' ')", default: 'Unknown caller' },
+            company: 'company',
+            tier: { expr: "$table('tiers', tier)", default: '' },
+            city: 'city',
+            email: { path: 'email', mask: 'email', mask_for: ['trainee'] },
+            notes: { path: 'notes', when: "notes != ''" },
+            account_id: 'id',
+          },
+          links: { crm_url: 'https://crm.example.com/customers/{id}' },
+        },
+      ],
+    },
+    hub: {
+      host: s.host,
+      port: s.port,
+      tokens: [{ name: 'demo', token: s.token, agents: ['*'], role: 'agent', admin: true }],
+    },
+    store: { file: 'callpop.sqlite', writeback: { connectors: ['crm'] } },
+  };
+}

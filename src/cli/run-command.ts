@@ -1,0 +1,28 @@
+import { loadConfig } from '../config/load-config.js';
+import { Daemon } from '../daemon.js';
+import { createLogger } from '../observability/create-logger.js';
+
+/** `callpop run`: loads the config (refusing to start on an invalid one) and runs until a signal. */
+export async function runDaemon(file: string): Promise<void> {
+  const config = await loadConfig(file);
+  const logger = createLogger(config.log.level);
+  const daemon = await Daemon.create(config, { logger });
+  await daemon.start();
+  installShutdown(async () => daemon.stop(), logger);
+}
+
+/** Ctrl-C / SIGTERM stop cleanly once; a second Ctrl-C forces the exit. */
+export function installShutdown(stop: () => Promise<void>, logger: { info(o: object, m?: string): void }): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}

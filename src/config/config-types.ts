@@ -1,0 +1,65 @@
+import type { LookupConfig } from '../lookup/lookup-config.js';
+import type { MappingConfig } from '../mapping/mapping-config.js';
+
+export interface HubToken {
+  name?: string;
+  token: string;
+  /** Extensions this token may subscribe to; `*` allows all. */
+  agents: string[];
+  role: string;
+  /** May call admin HTTP endpoints (cache invalidation). */
+  admin: boolean;
+}
+
+export interface HubConfig {
+  host: string;
+  port: number;
+  path: string;
+  agent_page: boolean;
+  tokens: HubToken[];
+  max_payload_bytes: number;
+  max_buffered_bytes: number;
+  heartbeat_ms: number;
+  hello_timeout_ms: number;
+  replay_window_ms: number;
+  replay_max_messages: number;
+  max_connections: number;
+}
+
+export interface StoreConfig {
+  /** SQLite file for the call log and outbox, relative to the config file; `:memory:` for tests. */
+  file: string;
+  keep_days: number;
+  writeback: {
+    connectors: string[];
+    retry_initial_ms: number;
+    retry_max_ms: number;
+    timeout_ms: number;
+  };
+}
+
+/** One `pbx[]` entry: common keys; the adapter's own schema validated the rest. */
+export interface PbxEntry {
+  id: string;
+  type: 'asterisk' | 'freeswitch';
+  [key: string]: unknown;
+}
+
+export interface ConnectorBlock {
+  name: string;
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface Config {
+  /** The file it came from (for messages) and its directory (for relative paths). */
+  file: string;
+  baseDir: string;
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'; pretty: boolean };
+  pbx: PbxEntry[];
+  connectors: ConnectorBlock[];
+  lookup: LookupConfig;
+  mapping: MappingConfig;
+  hub: HubConfig;
+  store: StoreConfig;
+}

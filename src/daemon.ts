@@ -1,0 +1,282 @@
+import { isAbsolute, resolve } from 'node:path';
+import { CallJournal } from './calls/call-journal.js';
+import { CallTracker } from './calls/call-tracker.js';
+import type { Config } from './config/config-types.js';
+import type { CallRecord, Connector } from './connectors/contract.js';
+import { ConnectorRegistry } from './connectors/registry.js';
+import { HubServer, sendJson, type HttpRoute } from './hub/hub-server.js';
+import { callStateMessage, popMessage } from './hub/pop-message.js';
+import type { AgentMessage, Unstamped } from './hub/protocol.js';
+import { createLookupService } from './lookup/lookup-service.js';
+import type { LookupService } from './lookup/lookup-api.js';
+import { compileMapping } from './mapping/compile-mapping.js';
+import type { CompiledMapping } from './mapping/mapping-api.js';
+import type { CallEvent } from './model/call-event.js';
+import type { LookupResult } from './model/customer.js';
+import { describeError } from './model/errors.js';
+import type { Logger } from './model/logger.js';
+import { Metrics } from './observability/metrics.js';
+import type { PbxAdapter, PbxAdapterDefinition, PbxStatus } from './pbx/pbx-adapter.js';
+import { pbxDefinitions } from './pbx/pbx-registry.js';
+import { CallStore } from './store/call-store.js';
+import { WritebackWorker } from './store/writeback-worker.js';
+
+export interface DaemonOptions {
+  logger: Logger;
+  connectors?: ConnectorRegistry;
+  pbx?: readonly PbxAdapterDefinition<any>[];
+}
+
+/** Everything that turns a connector block list into live connectors, shared by run/check/lookup. */
+export async function createConnectors(config: Config, registry: ConnectorRegistry, logger: Logger): Promise<Map<string, Connector>> {
+  const connectors = new Map<string, Connector>();
+  try {
+    for (const block of config.connectors) {
+      const connector = await registry.create(block, { name: block.name, logger: logger.child({ connector: block.name }), baseDir: config.baseDir });
+      connectors.set(block.name, connector);
+    }
+  } catch (err) {
+    await Promise.allSettled([...connectors.values()].map((c) => c.close()));
+    throw err;
+  }
+  return connectors;
+}
+
+const EMPTY_LOOKUP = (number: string): LookupResult => ({ number, candidates: [], matches: [], errors: [], pending: false });
+
+/**
+ * The wiring (DESIGN.md "Data flow"): PBX adapters -> call tracker -> lookup -> mapping ->
+ * hub, and finished calls -> call store -> write-back outbox. Only this file knows every stage.
+ */
+export class Daemon {
+  readonly metrics = new Metrics();
+  readonly hub: HubServer;
+  readonly store: CallStore;
+  readonly tracker: CallTracker;
+  private readonly adapters = new Map<string, PbxAdapter>();
+  private readonly journal: CallJournal;
+  private readonly writeback: WritebackWorker;
+  private readonly pbxStatus = new Map<string, PbxStatus>();
+  /** Per-call promise chains: a call's events are handled in order even though lookups are async. */
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly roles: string[];
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+    private readonly connectors: Map<string, Connector>,
+    private readonly lookup: LookupService,
+    private readonly mapping: CompiledMapping,
+    definitions: readonly PbxAdapterDefinition<any>[],
+  ) {
+    this.roles = [...new Set(config.hub.tokens.map((t) => t.role))];
+    this.tracker = new CallTracker({
+      logger: logger.child({ stage: 'tracker' }),
+      agentForDevice: (pbxId, device) => this.adapters.get(pbxId)?.agentFor(device) ?? null,
+    });
+    const storeFile = config.store.file === ':memory:' || isAbsolute(config.store.file) ? config.store.file : resolve(config.baseDir, config.store.file);
+    this.store = new CallStore(storeFile);
+    this.journal = new CallJournal({ onFinished: (record) => this.saveCall(record) });
+    this.writeback = new WritebackWorker({
+      store: this.store,
+      connectors,
+      logger: logger.child({ stage: 'writeback' }),
+      retryInitialMs: config.store.writeback.retry_initial_ms,
+      retryMaxMs: config.store.writeback.retry_max_ms,
+      timeoutMs: config.store.writeback.timeout_ms,
+    });
+    this.hub = new HubServer({ config: config.hub, logger: logger.child({ stage: 'hub' }), routes: [this.healthRoute, this.metricsRoute, this.cacheRoute] });
+    for (const entry of config.pbx) {
+      const definition = definitions.find((d) => d.type === entry.type);
+      if (!definition) throw new Error(`no adapter for PBX type ${entry.type}`);
+      const adapter = definition.create(entry, { logger: logger.child({ pbx: entry.id }) });
+      this.attach(adapter);
+    }
+  }
+
+  /** Builds every stage from a validated config. Throws a CallpopError on a stage that cannot start. */
+  static async create(config: Config, options: DaemonOptions): Promise<Daemon> {
+    const logger = options.logger;
+    const mapping = compileMapping(config.mapping, { file: config.file }, logger.child({ stage: 'mapping' }));
+    const connectors = await createConnectors(config, options.connectors ?? new ConnectorRegistry(), logger);
+    const lookup = createLookupService(config.lookup, connectors, { logger: logger.child({ stage: 'lookup' }) });
+    return new Daemon(config, logger, connectors, lookup, mapping, options.pbx ?? pbxDefinitions);
+  }
+
+  /** Starts listening and connecting; resolves with the hub's port once agents can connect. */
+  async start(): Promise<{ port: number }> {
+    const port = await this.hub.listen();
+    for (const adapter of this.adapters.values()) adapter.start();
+    this.writeback.start();
+    this.sweepTimer = setInterval(() => {
+      for (const event of this.tracker.sweep()) this.dispatch(event);
+      this.store.prune(this.config.store.keep_days);
+    }, 60_000);
+    this.sweepTimer.unref();
+    this.logger.info({ port, pbx: [...this.adapters.keys()] }, 'callpop running');
+    return { port };
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await Promise.allSettled([...this.adapters.values()].map((a) => a.stop()));
+    await Promise.allSettled([...this.chains.values()]);
+    this.journal.flush();
+    await this.writeback.stop();
+    await this.hub.close();
+    await this.lookup.close();
+    await Promise.allSettled([...this.connectors.values()].map((c) => c.close()));
+    this.store.close();
+    this.logger.info({}, 'callpop stopped');
+  }
+
+  /** Resolves once every call's queued events are handled (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+  }
+
+  private attach(adapter: PbxAdapter): void {
+    this.adapters.set(adapter.id, adapter);
+    adapter.on('leg', (leg) => {
+      for (const event of this.tracker.handle(leg)) this.dispatch(event);
+    });
+    adapter.on('resync', (legs) => {
+      const events = this.tracker.resync(adapter.id, legs);
+      this.logger.info({ pbx: adapter.id, active: legs.length, events: events.length }, 'resynced calls after connect');
+      for (const event of events) this.dispatch(event);
+    });
+    adapter.on('early', (early) => {
+      if (!early.anonymous && early.caller.number) this.lookup.prefetch(early.caller.number);
+    });
+    adapter.on('status', (status) => {
+      this.pbxStatus.set(status.pbxId, status);
+      this.metrics.pbxConnected.set({ pbx: status.pbxId }, status.state === 'connected' ? 1 : 0);
+      const log = status.state === 'connected' ? 'info' : status.state === 'connecting' ? 'debug' : 'warn';
+      this.logger[log]({ pbx: status.pbxId, state: status.state, reason: status.reason, retryInMs: status.retryInMs }, `PBX ${status.state}`);
+    });
+  }
+
+  /** Queues one call event behind the earlier events of the same call. */
+  private dispatch(event: CallEvent): void {
+    this.metrics.callEvents.inc({ pbx: event.pbxId, kind: event.kind });
+    const key = `${event.pbxId}\u0000${event.callId}`;
+    const previous = this.chains.get(key) ?? Promise.resolve();
+    const next = previous
+      .then(() => this.handle(event))
+      .catch((err: unknown) => {
+        this.metrics.errors.inc({ stage: 'pop' });
+        this.logger.error({ pbx: event.pbxId, callId: event.callId, agent: event.agent.extension, err: describeError(err) }, 'failed to handle call event');
+      });
+    this.chains.set(key, next);
+    void next.finally(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    });
+  }
+
+  private async handle(event: CallEvent): Promise<void> {
+    this.journal.record(event);
+    if (event.kind !== 'ringing' && event.kind !== 'dialing') {
+      this.hub.publish(callStateMessage(event));
+      return;
+    }
+    const started = performance.now();
+    const lookup = this.lookupFor(event);
+    const result = await lookup;
+    await this.publishPop('pop', event, result);
+    this.metrics.popLatency.observe((performance.now() - started) / 1000);
+    this.metrics.pops.inc({ result: result.matches.length > 0 ? 'found' : event.anonymous ? 'anonymous' : 'unknown' });
+  }
+
+  /** The customer lookup for a ringing/dialing leg; transfer targets and ring-group legs reuse the call's. */
+  private lookupFor(event: CallEvent): Promise<LookupResult> {
+    const known = this.journal.lookupFor(event.pbxId, event.callId);
+    if (known) return known;
+    const number = event.kind === 'dialing' ? event.callee.number : event.caller.number;
+    if (event.anonymous || !number) {
+      const empty = Promise.resolve(EMPTY_LOOKUP(''));
+      this.journal.setLookup(event.pbxId, event.callId, empty);
+      return empty;
+    }
+    const log = this.logger.child({ pbx: event.pbxId, callId: event.callId });
+    let resolveFinal: (r: LookupResult) => void = () => {};
+    const final = new Promise<LookupResult>((r) => (resolveFinal = r));
+    const first = this.lookup
+      .lookup(number, {
+        onUpdate: (complete) => {
+          resolveFinal(complete);
+          this.journal.setLookup(event.pbxId, event.callId, final);
+          void this.publishPop('update', event, complete).catch((err: unknown) => log.warn({ err: describeError(err) }, 'failed to send pop update'));
+        },
+      })
+      .catch((err: unknown): LookupResult => {
+        // The lookup engine reports source failures in `errors`; reaching here is a bug, not a miss.
+        log.error({ err: describeError(err) }, 'lookup failed');
+        return { ...EMPTY_LOOKUP(number), errors: [{ source: '*', code: 'CALLPOP_LOOKUP_FAILED', message: describeError(err) }] };
+      });
+    void first.then((r) => {
+      if (!r.pending) resolveFinal(r);
+    });
+    this.journal.setLookup(event.pbxId, event.callId, first);
+    return first;
+  }
+
+  private async publishPop(type: 'pop' | 'update', event: CallEvent, result: LookupResult): Promise<void> {
+    const best = result.matches[0] ?? null;
+    const template = this.mapping.select({ call: event, lookup: result, match: best });
+    const matches = result.matches.map((m) => ({ source: m.source, ...(m.id !== undefined ? { id: m.id } : {}), label: this.mapping.label(m, template) }));
+    const byRole = new Map<string, Unstamped<AgentMessage>>();
+    for (const role of this.roles) {
+      const payload = await this.mapping.render({ call: event, lookup: result, match: best, role }, template);
+      byRole.set(role, popMessage(type, event, result, payload, matches) as Unstamped<AgentMessage>);
+    }
+    const fallback = byRole.get(this.roles[0] ?? 'agent');
+    if (fallback) this.hub.publish(fallback, byRole);
+  }
+
+  private saveCall(record: CallRecord): void {
+    try {
+      this.store.save(record, this.config.store.writeback.connectors);
+    } catch (err) {
+      this.metrics.errors.inc({ stage: 'store' });
+      this.logger.error({ callId: record.callId, err: describeError(err) }, 'failed to store call record');
+    }
+  }
+
+  private readonly healthRoute: HttpRoute = async (req, res) => {
+    if (req.method !== 'GET' || req.url !== '/healthz') return false;
+    const pbx = [...this.adapters.keys()].map((id) => this.pbxStatus.get(id) ?? { pbxId: id, state: 'connecting' });
+    const ok = pbx.every((p) => p.state === 'connected');
+    sendJson(res, ok ? 200 : 503, { ok, pbx, calls: this.tracker.size, connections: this.hub.connectionCount, outbox: this.store.pendingCount() });
+    return true;
+  };
+
+  private readonly metricsRoute: HttpRoute = async (req, res) => {
+    if (req.method !== 'GET' || req.url !== '/metrics') return false;
+    this.metrics.hubConnections.set(this.hub.connectionCount);
+    const text = await this.metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+    res.end(text);
+    return true;
+  };
+
+  /** `POST /api/cache/clear[?number=...]` with an admin token: explicit cache invalidation. */
+  private readonly cacheRoute: HttpRoute = async (req, res, auth) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/api/cache/clear') return false;
+    if (req.method !== 'POST') {
+      sendJson(res, 405, { error: 'use POST' });
+      return true;
+    }
+    const token = auth.fromHeader(req.headers.authorization);
+    if (!token?.admin) {
+      sendJson(res, 401, { error: 'an admin token is required (hub.tokens[].admin: true), sent as Authorization: Bearer <token>' });
+      return true;
+    }
+    const number = url.searchParams.get('number') ?? undefined;
+    this.lookup.invalidate(number);
+    this.logger.info({ number: number ?? '(all)' }, 'lookup cache cleared');
+    sendJson(res, 200, { cleared: number ?? 'all' });
+    return true;
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * Config of one `pbx[]` entry with `type: asterisk` (docs/config/asterisk.yaml documents
+ * every key). Defaults live here, in the schema; ajv runs with `useDefaults: true`.
+ */
+
+export interface AsteriskAgentsConfig {
+  /** Exact device -> agent extension, checked first (`PJSIP/alice: "1001"`). */
+  map: Record<string, string>;
+  /**
+   * Regular expression a device must match to be an agent's; the first capture group
+   * is the extension (the whole device when there is no group). Empty string: only `map`.
+   */
+  pattern: string;
+}
+
+export interface AsteriskTlsConfig {
+  enabled: boolean;
+  /** PEM file of the CA (or the self-signed cert) that signed Asterisk's certificate. */
+  ca_file?: string;
+  /** Name checked against the certificate; default the host. */
+  servername?: string;
+  /** Only for lab setups: accept any certificate. */
+  reject_unauthorized: boolean;
+}
+
+export interface AsteriskConfig {
+  type: 'asterisk';
+  id: string;
+  host: string;
+  port: number;
+  username: string;
+  /** Already resolved from `${env:...}` by the config loader. Never logged. */
+  secret: string;
+  /** `plain` sends the secret; `md5` sends md5(challenge + secret) after `Action: Challenge`. */
+  auth: 'plain' | 'md5';
+  tls: AsteriskTlsConfig;
+  /** `Events:` mask at login: `call,agent` is all the tracker needs and cuts VarSet/Newexten noise. */
+  events: string;
+  /** Per-session `Action: Filter` lines (needs `system` write permission); empty: none. */
+  filters: string[];
+  agents: AsteriskAgentsConfig;
+  limits: {
+    max_frame_bytes: number;
+    /** Channels the normaliser remembers at once (bounded across lost Hangups). */
+    max_channels: number;
+  };
+  reconnect: {
+    initial_ms: number;
+    max_ms: number;
+  };
+  timeouts: {
+    connect_ms: number;
+    action_ms: number;
+    /** Keep-alive: a `Ping` every this many ms; 0 disables it. */
+    ping_interval_ms: number;
+    /** No `Pong` within this: the peer is dead, reconnect. */
+    ping_timeout_ms: number;
+  };
+}
+
+/** PJSIP/SIP/IAX2 endpoints named by digits (`PJSIP/1001`); trunks (`PJSIP/trunk`) do not match. */
+export const DEFAULT_AGENT_PATTERN = '^(?:PJSIP|SIP|IAX2)/(\\d{2,8})$';
+
+export const asteriskConfigSchema = {
+  $id: 'callpop:pbx:asterisk',
+  type: 'object',
+  additionalProperties: false,
+  required: ['type', 'id', 'host', 'username', 'secret'],
+  properties: {
+    type: { const: 'asterisk' },
+    id: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' },
+    host: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 1, maximum: 65535, default: 5038 },
+    username: { type: 'string', minLength: 1 },
+    secret: { type: 'string', minLength: 1 },
+    auth: { enum: ['plain', 'md5'], default: 'md5' },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        ca_file: { type: 'string', minLength: 1 },
+        servername: { type: 'string', minLength: 1 },
+        reject_unauthorized: { type: 'boolean', default: true },
+      },
+    },
+    events: { type: 'string', minLength: 1, default: 'call,agent' },
+    filters: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 100, default: [] },
+    agents: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        map: {
+          type: 'object',
+          additionalProperties: { type: 'string', minLength: 1 },
+          default: {},
+        },
+        pattern: { type: 'string', default: DEFAULT_AGENT_PATTERN },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_frame_bytes: { type: 'integer', minimum: 1024, maximum: 16_777_216, default: 65_536 },
+        max_channels: { type: 'integer', minimum: 100, maximum: 10_000_000, default: 100_000 },
+      },
+    },
+    reconnect: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        initial_ms: { type: 'integer', minimum: 10, maximum: 60_000, default: 500 },
+        max_ms: { type: 'integer', minimum: 10, maximum: 3_600_000, default: 30_000 },
+      },
+    },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        connect_ms: { type: 'integer', minimum: 100, maximum: 300_000, default: 5_000 },
+        action_ms: { type: 'integer', minimum: 100, maximum: 300_000, default: 10_000 },
+        ping_interval_ms: { type: 'integer', minimum: 0, maximum: 3_600_000, default: 20_000 },
+        ping_timeout_ms: { type: 'integer', minimum: 100, maximum: 300_000, default: 5_000 },
+      },
+    },
+  },
+} as const;
+
+/**
+ * Fills defaults for code paths that build a config without ajv (tests, the demo).
+ * The daemon's loader validates with the schema instead.
+ */
+export function asteriskConfigWithDefaults(
+  partial: Pick<AsteriskConfig, 'id' | 'host' | 'username' | 'secret'> & {
+    port?: number;
+    auth?: AsteriskConfig['auth'];
+    tls?: Partial<AsteriskTlsConfig>;
+    events?: string;
+    filters?: string[];
+    agents?: Partial<AsteriskAgentsConfig>;
+    limits?: Partial<AsteriskConfig['limits']>;
+    reconnect?: Partial<AsteriskConfig['reconnect']>;
+    timeouts?: Partial<AsteriskConfig['timeouts']>;
+  },
+): AsteriskConfig {
+  return {
+    type: 'asterisk',
+    id: partial.id,
+    host: partial.host,
+    port: partial.port ?? 5038,
+    username: partial.username,
+    secret: partial.secret,
+    auth: partial.auth ?? 'md5',
+    tls: { enabled: false, reject_unauthorized: true, ...partial.tls },
+    events: partial.events ?? 'call,agent',
+    filters: partial.filters ?? [],
+    agents: { map: {}, pattern: DEFAULT_AGENT_PATTERN, ...partial.agents },
+    limits: { max_frame_bytes: 65_536, max_channels: 100_000, ...partial.limits },
+    reconnect: { initial_ms: 500, max_ms: 30_000, ...partial.reconnect },
+    timeouts: { connect_ms: 5_000, action_ms: 10_000, ping_interval_ms: 20_000, ping_timeout_ms: 5_000, ...partial.timeouts },
+  };
+}
+
+/**
+ * Builds `agentFor(device)` from the `agents` block: the map first, then the pattern.
+ * The pattern is compiled once; an invalid one is a config error at load.
+ */
+export function agentResolver(agents: AsteriskAgentsConfig): (device: string) => string | null {
+  const map = new Map(Object.entries(agents.map));
+  const pattern = agents.pattern ? new RegExp(agents.pattern) : null;
+  const cache = new Map<string, string | null>();
+  return (device: string): string | null => {
+    const known = cache.get(device);
+    if (known !== undefined) return known;
+    let extension = map.get(device) ?? null;
+    if (extension === null && pattern) {
+      const match = pattern.exec(device);
+      if (match) extension = match[1] ?? match[0];
+    }
+    // Devices are few (phones and trunks); still, bound the memo.
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(device, extension);
+    return extension;
+  };
+}

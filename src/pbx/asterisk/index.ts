@@ -1,0 +1,155 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import type { HealthStatus } from '../../connectors/contract.js';
+import { CallpopError, describeError } from '../../model/errors.js';
+import type { Logger } from '../../model/logger.js';
+import type { PbxAdapter, PbxAdapterContext, PbxAdapterDefinition, PbxAdapterEvents } from '../pbx-adapter.js';
+import type { AmiConnectionOptions } from './ami-connection.js';
+import { AmiConnection } from './ami-connection.js';
+import type { AsteriskConfig } from './asterisk-config.js';
+import { agentResolver, asteriskConfigSchema } from './asterisk-config.js';
+import { AsteriskNormaliser } from './asterisk-normaliser.js';
+
+export { AmiDecoder, encodeAction, encodeMessage } from './ami-codec.js';
+export type { AmiDecoded, AmiMessage } from './ami-codec.js';
+export { AmiActionError, AmiConnection } from './ami-connection.js';
+export type { AmiConnectionOptions, AmiListResult } from './ami-connection.js';
+export { agentResolver, asteriskConfigSchema, asteriskConfigWithDefaults, DEFAULT_AGENT_PATTERN } from './asterisk-config.js';
+export type { AsteriskConfig } from './asterisk-config.js';
+export { AsteriskNormaliser, deviceOf } from './asterisk-normaliser.js';
+
+/**
+ * The Asterisk PBX adapter: AMI connection + normaliser behind the PbxAdapter seam.
+ * After every login it lists the active channels (`CoreShowChannels`) and emits
+ * `resync`, so the tracker neither re-pops nor loses an `ended` across a reconnect.
+ */
+export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements PbxAdapter {
+  readonly id: string;
+  readonly type = 'asterisk' as const;
+  /** The AMI connection, for actions (Originate, Redirect, Getvar...). */
+  readonly ami: AmiConnection;
+  private readonly config: AsteriskConfig;
+  private readonly logger: Logger;
+  private readonly baseLogger: Logger;
+  private readonly resolveAgent: (device: string) => string | null;
+  private readonly normaliser: AsteriskNormaliser;
+  /** Events that arrive while the resync list is in flight wait here, so order is kept. */
+  private held: { event: Record<string, string>; at: number }[] | null = null;
+
+  constructor(config: AsteriskConfig, ctx: PbxAdapterContext) {
+    super();
+    this.id = config.id;
+    this.config = config;
+    this.baseLogger = ctx.logger;
+    this.logger = ctx.logger.child({ pbx: config.id });
+    this.resolveAgent = agentResolver(config.agents);
+    this.normaliser = new AsteriskNormaliser({
+      pbxId: config.id,
+      agentFor: this.resolveAgent,
+      maxChannels: config.limits.max_channels,
+      logger: this.logger,
+    });
+    this.ami = new AmiConnection(connectionOptions(config, ctx.logger));
+    this.ami.on('event', (event, at) => this.onEvent(event, at));
+    this.ami.on('status', (status) => this.emit('status', status));
+    this.ami.on('connected', () => void this.resync());
+  }
+
+  start(): void {
+    this.ami.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.ami.stop();
+  }
+
+  agentFor(device: string): string | null {
+    return this.resolveAgent(device);
+  }
+
+  async check(signal: AbortSignal): Promise<HealthStatus> {
+    const probe = new AmiConnection({ ...connectionOptions(this.config, this.baseLogger), pingIntervalMs: 0 });
+    try {
+      await probe.connectOnce(signal);
+      const mode = this.config.tls.enabled ? 'TLS' : 'TCP';
+      return { ok: true, detail: `logged in to Asterisk AMI at ${probe.address} as "${this.config.username}" (${mode}, ${this.config.auth} auth)` };
+    } catch (err) {
+      return { ok: false, detail: describeError(err) };
+    } finally {
+      await probe.stop();
+    }
+  }
+
+  private onEvent(event: Record<string, string>, at: number): void {
+    if (this.held) {
+      if (this.held.length < 100_000) this.held.push({ event, at });
+      return;
+    }
+    this.dispatch(event, at);
+  }
+
+  private dispatch(event: Record<string, string>, at: number): void {
+    const out = this.normaliser.handle(event, at);
+    for (const early of out.early) this.emit('early', early);
+    for (const leg of out.legs) this.emit('leg', leg);
+  }
+
+  private async resync(): Promise<void> {
+    this.held = [];
+    try {
+      const list = await this.ami.actionList('CoreShowChannels', {}, { completeEvent: 'CoreShowChannelsComplete' });
+      const legs = this.normaliser.resync(list.events);
+      this.logger.info({ channels: list.events.length, agentLegs: legs.length }, 'AMI resync from CoreShowChannels');
+      this.emit('resync', legs);
+    } catch (err) {
+      // Without the list the tracker keeps its state; events keep flowing.
+      this.logger.warn({ err: describeError(err), code: err instanceof CallpopError ? err.code : undefined }, 'AMI CoreShowChannels failed; resync skipped (the user needs read=reporting or call)');
+    } finally {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const item of held) this.dispatch(item.event, item.at);
+    }
+  }
+}
+
+/** Maps a validated config block to connection options (reads the TLS CA file here, once). */
+export function connectionOptions(config: AsteriskConfig, logger: Logger): AmiConnectionOptions {
+  let tls: AmiConnectionOptions['tls'];
+  if (config.tls.enabled) {
+    let ca: Buffer | undefined;
+    if (config.tls.ca_file) {
+      try {
+        ca = readFileSync(config.tls.ca_file);
+      } catch (err) {
+        throw new CallpopError('CALLPOP_CONFIG_INVALID', `pbx ${config.id}: tls.ca_file ${config.tls.ca_file} cannot be read: ${describeError(err)}`);
+      }
+    }
+    tls = { ca, servername: config.tls.servername, rejectUnauthorized: config.tls.reject_unauthorized };
+  }
+  return {
+    pbxId: config.id,
+    host: config.host,
+    port: config.port,
+    username: config.username,
+    secret: config.secret,
+    auth: config.auth,
+    tls,
+    events: config.events,
+    filters: config.filters,
+    maxFrameBytes: config.limits.max_frame_bytes,
+    connectTimeoutMs: config.timeouts.connect_ms,
+    actionTimeoutMs: config.timeouts.action_ms,
+    pingIntervalMs: config.timeouts.ping_interval_ms,
+    pingTimeoutMs: config.timeouts.ping_timeout_ms,
+    reconnect: { initialMs: config.reconnect.initial_ms, maxMs: config.reconnect.max_ms },
+    logger,
+  };
+}
+
+export const asteriskAdapter: PbxAdapterDefinition<AsteriskConfig> = {
+  type: 'asterisk',
+  configSchema: asteriskConfigSchema,
+  create(config: AsteriskConfig, ctx: PbxAdapterContext): PbxAdapter {
+    return new AsteriskAdapter(config, ctx);
+  },
+};

@@ -1,0 +1,123 @@
+/**
+ * One `pbx[]` entry with `type: freeswitch`. Validated once at load by ajv (`useDefaults:
+ * true`), so every default lives here and the adapter receives a complete, typed block.
+ */
+
+export interface FreeswitchAgentsConfig {
+  /** Device (`user/1001`) or bare user (`1001`) -> agent extension. Checked before `pattern`. */
+  map: Record<string, string>;
+  /**
+   * Regular expression on the device (`user/<user>`); capture group 1 is the extension.
+   * A device matching neither `map` nor `pattern` is not an agent's (no pop).
+   */
+  pattern: string;
+}
+
+export interface FreeswitchConfig {
+  id: string;
+  type: 'freeswitch';
+  host: string;
+  port: number;
+  /** Event Socket password; arrives already resolved from `${env:...}`. Never logged. */
+  password: string;
+  event_format: 'json' | 'plain';
+  agents: FreeswitchAgentsConfig;
+  /** Dialplan contexts of inbound trunk legs (`early` prefetch on them). */
+  trunk_contexts: string[];
+  /** mod_callcenter names queues `support@default`; strip the `@domain` part. */
+  strip_queue_domain: boolean;
+  /** Extra ESL `filter` lines sent after subscribing (advanced: a filter hides non-matching events). */
+  filters: Array<{ header: string; value: string }>;
+  max_frame_bytes: number;
+  /** Upper bound on channels the normaliser remembers (oldest dropped past it). */
+  max_channels: number;
+  reconnect: { initial_ms: number; max_ms: number };
+  timeouts: { connect_ms: number; auth_ms: number; command_ms: number; idle_ms: number };
+}
+
+export const freeswitchConfigSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'type', 'host', 'password'],
+  properties: {
+    id: { type: 'string', minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' },
+    type: { const: 'freeswitch' },
+    host: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 1, maximum: 65535, default: 8021 },
+    password: { type: 'string', minLength: 1, pattern: '^[^\\r\\n]*$' },
+    event_format: { type: 'string', enum: ['json', 'plain'], default: 'json' },
+    agents: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        map: {
+          type: 'object',
+          default: {},
+          additionalProperties: { type: 'string', minLength: 1 },
+        },
+        pattern: { type: 'string', minLength: 1, default: '^user/([^@/]+)$' },
+      },
+    },
+    trunk_contexts: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: ['public'],
+    },
+    strip_queue_domain: { type: 'boolean', default: true },
+    filters: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['header', 'value'],
+        properties: {
+          header: { type: 'string', minLength: 1, pattern: '^[^\\s]+$' },
+          value: { type: 'string', minLength: 1, pattern: '^[^\\r\\n]*$' },
+        },
+      },
+    },
+    max_frame_bytes: { type: 'integer', minimum: 4096, maximum: 268435456, default: 8388608 },
+    max_channels: { type: 'integer', minimum: 100, maximum: 10000000, default: 50000 },
+    reconnect: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        initial_ms: { type: 'integer', minimum: 10, maximum: 60000, default: 500 },
+        max_ms: { type: 'integer', minimum: 100, maximum: 600000, default: 30000 },
+      },
+    },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        connect_ms: { type: 'integer', minimum: 100, maximum: 120000, default: 5000 },
+        auth_ms: { type: 'integer', minimum: 100, maximum: 120000, default: 5000 },
+        command_ms: { type: 'integer', minimum: 100, maximum: 300000, default: 10000 },
+        /** FreeSWITCH sends HEARTBEAT every 20 s; silence past this means a dead link. 0 = off. */
+        idle_ms: { type: 'integer', minimum: 0, maximum: 3600000, default: 65000 },
+      },
+    },
+  },
+} as const;
+
+/** Fills defaults for code paths (tests, simulator demos) that skip ajv. */
+export function withFreeswitchDefaults(partial: Partial<FreeswitchConfig> & Pick<FreeswitchConfig, 'id' | 'host' | 'password'>): FreeswitchConfig {
+  return {
+    type: 'freeswitch',
+    port: 8021,
+    event_format: 'json',
+    trunk_contexts: ['public'],
+    strip_queue_domain: true,
+    filters: [],
+    max_frame_bytes: 8388608,
+    max_channels: 50000,
+    ...partial,
+    agents: { map: {}, pattern: '^user/([^@/]+)$', ...partial.agents },
+    reconnect: { initial_ms: 500, max_ms: 30000, ...partial.reconnect },
+    timeouts: { connect_ms: 5000, auth_ms: 5000, command_ms: 10000, idle_ms: 65000, ...partial.timeouts },
+  };
+}

@@ -1,0 +1,63 @@
+import type { EventEmitter } from 'node:events';
+import type { HealthStatus } from '../connectors/contract.js';
+import type { Party } from '../model/call-event.js';
+import type { ActiveLeg, LegEvent } from '../model/leg-event.js';
+import type { Logger } from '../model/logger.js';
+
+/** Connection state of one PBX, for logs, metrics and /healthz. */
+export interface PbxStatus {
+  pbxId: string;
+  state: 'connecting' | 'connected' | 'disconnected' | 'auth-failed' | 'stopped';
+  /** Secret-free reason for the last failure, if any. */
+  reason?: string;
+  /** When `state` is `disconnected`: ms until the next attempt. */
+  retryInMs?: number;
+}
+
+/** An early sign of a call (trunk channel created, before any agent rings): start the lookup. */
+export interface EarlyCall {
+  pbxId: string;
+  callId: string;
+  caller: Party;
+  anonymous: boolean;
+}
+
+export interface PbxAdapterEvents {
+  /** A normalised fact about an agent leg; the call tracker consumes these. */
+  leg: [LegEvent];
+  /** After every (re)connect: the PBX's list of active agent legs, for the tracker's resync. */
+  resync: [ActiveLeg[]];
+  early: [EarlyCall];
+  status: [PbxStatus];
+}
+
+/**
+ * One PBX connection (AMI or ESL) with its codec, login, keep-alive, reconnect and
+ * normaliser. It knows nothing of CRMs or agents' WebSockets.
+ */
+export interface PbxAdapter extends EventEmitter<PbxAdapterEvents> {
+  readonly id: string;
+  readonly type: 'asterisk' | 'freeswitch';
+  /** Starts connecting; reconnects with backoff until `stop()`. Never throws. */
+  start(): void;
+  /** Closes the connection and cancels reconnects. */
+  stop(): Promise<void>;
+  /**
+   * The agent extension for a device (`PJSIP/1001` -> `1001`), from this PBX's `agents`
+   * config; null when the device is not an agent's (a trunk, a gateway).
+   */
+  agentFor(device: string): string | null;
+  /** Connects once, logs in, closes: proves the credentials for `callpop check`. */
+  check(signal: AbortSignal): Promise<HealthStatus>;
+}
+
+export interface PbxAdapterContext {
+  logger: Logger;
+}
+
+/** Registered per PBX type; `configSchema` validates one `pbx[]` entry of that type. */
+export interface PbxAdapterDefinition<C = unknown> {
+  type: 'asterisk' | 'freeswitch';
+  configSchema: object;
+  create(config: C, ctx: PbxAdapterContext): PbxAdapter;
+}

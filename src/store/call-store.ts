@@ -1,0 +1,107 @@
+import Database from 'better-sqlite3';
+import type { CallRecord } from '../connectors/contract.js';
+import { CallpopError, describeError } from '../model/errors.js';
+
+export interface OutboxItem {
+  id: number;
+  connector: string;
+  attempts: number;
+  record: CallRecord;
+}
+
+/**
+ * The call log and the write-back outbox in one SQLite file. A call record and its outbox
+ * rows are written in one transaction, so a crash or a CRM outage loses nothing: the
+ * outbox is delivered (again) after a restart.
+ */
+export class CallStore {
+  private readonly db: Database.Database;
+  private readonly insertCall: Database.Statement;
+  private readonly insertOutbox: Database.Statement;
+  private readonly selectDue: Database.Statement;
+  private readonly markDelivered: Database.Statement;
+  private readonly markFailed: Database.Statement;
+
+  constructor(file: string) {
+    try {
+      this.db = new Database(file);
+    } catch (err) {
+      throw new CallpopError('CALLPOP_STORE', `cannot open the call store ${file}: ${describeError(err)} (check store.file and its directory's permissions)`);
+    }
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS calls (
+        call_id TEXT NOT NULL, pbx_id TEXT NOT NULL, direction TEXT NOT NULL,
+        number TEXT, name TEXT, agent TEXT, queue TEXT,
+        started_at INTEGER NOT NULL, answered_at INTEGER, ended_at INTEGER NOT NULL,
+        outcome TEXT NOT NULL, customer_source TEXT, customer_id TEXT,
+        PRIMARY KEY (pbx_id, call_id)
+      );
+      CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at);
+      CREATE TABLE IF NOT EXISTS outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        pbx_id TEXT NOT NULL, call_id TEXT NOT NULL, connector TEXT NOT NULL,
+        record TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL, last_error TEXT, delivered_at INTEGER,
+        UNIQUE (pbx_id, call_id, connector)
+      );
+      CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_at);
+    `);
+    this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls VALUES
+      (:callId, :pbxId, :direction, :number, :name, :agent, :queue, :startedAt, :answeredAt, :endedAt, :outcome, :source, :customerId)`);
+    this.insertOutbox = this.db.prepare(`INSERT OR IGNORE INTO outbox (pbx_id, call_id, connector, record, next_at)
+      VALUES (?, ?, ?, ?, ?)`);
+    this.selectDue = this.db.prepare(`SELECT id, connector, attempts, record FROM outbox
+      WHERE delivered_at IS NULL AND next_at <= ? ORDER BY next_at LIMIT ?`);
+    this.markDelivered = this.db.prepare('UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?');
+    this.markFailed = this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?');
+  }
+
+  /** Stores a finished call and queues it for every write-back connector, atomically. */
+  save(record: CallRecord, writeback: readonly string[], now = Date.now()): void {
+    const tx = this.db.transaction(() => {
+      this.insertCall.run({
+        ...record,
+        source: record.customer?.source ?? null,
+        customerId: record.customer?.id ?? null,
+      });
+      const json = JSON.stringify(record);
+      for (const connector of writeback) this.insertOutbox.run(record.pbxId, record.callId, connector, json, now);
+    });
+    tx();
+  }
+
+  due(now: number, limit = 50): OutboxItem[] {
+    const rows = this.selectDue.all(now, limit) as { id: number; connector: string; attempts: number; record: string }[];
+    return rows.map((row) => ({ id: row.id, connector: row.connector, attempts: row.attempts, record: JSON.parse(row.record) as CallRecord }));
+  }
+
+  delivered(id: number, now = Date.now()): void {
+    this.markDelivered.run(now, id);
+  }
+
+  failed(id: number, error: string, nextAt: number): void {
+    this.markFailed.run(nextAt, error.slice(0, 500), id);
+  }
+
+  /** The most recent calls, newest first (for `callpop calls` and tests). */
+  recentCalls(limit = 20): Record<string, unknown>[] {
+    return this.db.prepare('SELECT * FROM calls ORDER BY ended_at DESC LIMIT ?').all(limit) as Record<string, unknown>[];
+  }
+
+  pendingCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM outbox WHERE delivered_at IS NULL').get() as { n: number }).n;
+  }
+
+  /** Deletes calls and delivered outbox rows older than `keepDays`. */
+  prune(keepDays: number, now = Date.now()): void {
+    const cutoff = now - keepDays * 86_400_000;
+    this.db.prepare('DELETE FROM calls WHERE ended_at < ?').run(cutoff);
+    this.db.prepare('DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?').run(cutoff);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

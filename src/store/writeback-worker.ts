@@ -1,0 +1,81 @@
+import type { Connector } from '../connectors/contract.js';
+import { describeError } from '../model/errors.js';
+import type { Logger } from '../model/logger.js';
+import type { CallStore } from './call-store.js';
+
+export interface WritebackOptions {
+  store: CallStore;
+  connectors: ReadonlyMap<string, Connector>;
+  logger: Logger;
+  retryInitialMs: number;
+  retryMaxMs: number;
+  timeoutMs: number;
+  /** How often the outbox is polled. */
+  intervalMs?: number;
+}
+
+/**
+ * Delivers the outbox to CRM connectors' `logCall`, one item at a time per tick, retrying
+ * with capped exponential backoff. A CRM outage only delays records; it never drops them.
+ */
+export class WritebackWorker {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private readonly controller = new AbortController();
+
+  constructor(private readonly options: WritebackOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Delivers whatever is due now (also used by tests instead of waiting for the timer). */
+  async drain(now = Date.now()): Promise<number> {
+    let delivered = 0;
+    for (const item of this.options.store.due(now)) {
+      if (this.stopped) break;
+      const connector = this.options.connectors.get(item.connector);
+      if (!connector?.logCall) {
+        this.options.store.failed(item.id, `connector ${item.connector} has no logCall`, now + this.options.retryMaxMs);
+        continue;
+      }
+      const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.options.timeoutMs)]);
+      try {
+        await connector.logCall(item.record, signal);
+        this.options.store.delivered(item.id);
+        delivered += 1;
+      } catch (err) {
+        const delay = Math.min(this.options.retryInitialMs * 2 ** item.attempts, this.options.retryMaxMs);
+        this.options.store.failed(item.id, describeError(err), Date.now() + delay);
+        this.options.logger.warn(
+          { connector: item.connector, callId: item.record.callId, attempt: item.attempts + 1, retryInMs: delay, err: describeError(err) },
+          'call write-back failed, will retry',
+        );
+      }
+    }
+    return delivered;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.controller.abort();
+    await this.running;
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.drain()
+        .then(() => undefined)
+        .catch((err: unknown) => this.options.logger.error({ err: describeError(err) }, 'write-back worker failed'))
+        .finally(() => {
+          this.running = null;
+          this.schedule(this.options.intervalMs ?? 1000);
+        });
+    }, delay);
+    this.timer.unref();
+  }
+}
