@@ -102,9 +102,15 @@ export function describeConnectorConformance(name: string, factory: () => Promis
     });
 
     it('treats hostile caller numbers as data and still finds the known customer afterwards', async function () {
+      const known = await fx().connector.lookup(query(fx().knownNumber), signal());
+      const knownRecords = new Set(known.map((m) => JSON.stringify(m.record)));
       for (const hostile of HOSTILE_NUMBERS) {
         const matches = await fx().connector.lookup(query(hostile), signal());
-        assert.deepEqual(matches, [], `hostile number ${JSON.stringify(hostile.slice(0, 40))} matched`);
+        // An injected `OR 1=1` or a wildcard would bring back every customer, the known one too.
+        // (A CRM may legitimately store the hostile text itself; that record is not the known one.)
+        for (const match of matches) {
+          assert.ok(!knownRecords.has(JSON.stringify(match.record)), `hostile number ${JSON.stringify(hostile.slice(0, 40))} found the known customer`);
+        }
       }
       const after = await fx().connector.lookup(query(fx().knownNumber), signal());
       assert.ok(after.length >= 1, 'the known customer is gone after the hostile lookups');

@@ -114,7 +114,8 @@ export const FIELD_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
 export const TEMPLATE_NAME_PATTERN = '^[A-Za-z0-9_.-]{1,64}$';
 
 const roleList = { type: 'array', items: { type: 'string', minLength: 1 } };
-const fieldValue = { type: ['string', 'number', 'boolean', 'null', 'array', 'object'] };
+/** Any JSON value (a YAML scalar, list or map). Written without a union `type` so ajv strict mode accepts it. */
+const fieldValue = {};
 const optionProps = {
   when: { type: 'string', minLength: 1 },
   default: fieldValue,
@@ -185,7 +186,10 @@ export const mappingConfigSchema: object = {
     tables: {
       type: 'object',
       default: {},
-      additionalProperties: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+      },
     },
     skills: { type: 'object', default: {}, additionalProperties: stringList },
     templates: {

@@ -1,0 +1,182 @@
+import { EventEmitter } from 'node:events';
+import type { HealthStatus } from '../../connectors/contract.js';
+import { CallpopError, describeError } from '../../model/errors.js';
+import type { Logger } from '../../model/logger.js';
+import type { PbxAdapter, PbxAdapterContext, PbxAdapterDefinition, PbxAdapterEvents } from '../pbx-adapter.js';
+import type { EslEvent } from './esl-codec.js';
+import type { EslConnectionOptions } from './esl-connection.js';
+import { EslConnection } from './esl-connection.js';
+import type { FreeswitchAgentsConfig, FreeswitchConfig } from './freeswitch-config.js';
+import { freeswitchConfigSchema } from './freeswitch-config.js';
+import { FREESWITCH_EVENT_SUBSCRIPTION, FreeswitchNormaliser } from './freeswitch-normaliser.js';
+
+export { EslDecoder, encodeCommand, DEFAULT_MAX_FRAME_BYTES } from './esl-codec.js';
+export type { EslCommand, EslDecoderOptions, EslEvent, EslMessage } from './esl-codec.js';
+export { EslConnection } from './esl-connection.js';
+export type { EslConnectionOptions } from './esl-connection.js';
+export { freeswitchConfigSchema, withFreeswitchDefaults } from './freeswitch-config.js';
+export type { FreeswitchConfig } from './freeswitch-config.js';
+export { FREESWITCH_EVENT_SUBSCRIPTION, FreeswitchNormaliser } from './freeswitch-normaliser.js';
+export type { FreeswitchNormaliserOptions, FreeswitchOutput } from './freeswitch-normaliser.js';
+
+/** The command whose JSON answer lists the channels up now (resync after every connect). */
+export const RESYNC_COMMAND = 'show channels as json';
+
+/**
+ * The FreeSWITCH PBX adapter: ESL connection + normaliser behind the PbxAdapter seam.
+ * After every (re)connect it asks `show channels as json` and emits `resync`, holding the
+ * events that arrive meanwhile so their order is kept.
+ */
+export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements PbxAdapter {
+  readonly id: string;
+  readonly type = 'freeswitch' as const;
+  /** The ESL connection, for commands (`api`, `bgapi`, originate for click-to-dial). */
+  readonly esl: EslConnection;
+  private readonly config: FreeswitchConfig;
+  private readonly logger: Logger;
+  private readonly baseLogger: Logger;
+  private readonly resolveAgent: (device: string) => string | null;
+  private readonly normaliser: FreeswitchNormaliser;
+  private held: EslEvent[] | null = null;
+
+  constructor(config: FreeswitchConfig, ctx: PbxAdapterContext) {
+    super();
+    this.id = config.id;
+    this.config = config;
+    this.baseLogger = ctx.logger;
+    this.logger = ctx.logger.child({ pbx: config.id });
+    this.resolveAgent = freeswitchAgentResolver(config.agents);
+    this.normaliser = new FreeswitchNormaliser({
+      pbxId: config.id,
+      trunkContexts: config.trunk_contexts,
+      stripQueueDomain: config.strip_queue_domain,
+      maxChannels: config.max_channels,
+      logger: this.logger,
+    });
+    this.esl = new EslConnection(eslConnectionOptions(config, ctx.logger));
+    this.esl.on('event', (event) => this.onEvent(event));
+    this.esl.on('status', (status) => this.emit('status', status));
+    this.esl.on('connected', () => void this.resync());
+  }
+
+  start(): void {
+    this.esl.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.esl.stop();
+  }
+
+  agentFor(device: string): string | null {
+    return this.resolveAgent(device);
+  }
+
+  async check(signal: AbortSignal): Promise<HealthStatus> {
+    const probe = new EslConnection({ ...eslConnectionOptions(this.config, this.baseLogger), events: [], idleTimeoutMs: 0 });
+    try {
+      await probe.connectOnce(signal);
+      return { ok: true, detail: `authenticated to FreeSWITCH ESL at ${probe.address} (event format ${this.config.event_format})` };
+    } catch (err) {
+      return { ok: false, detail: describeError(err) };
+    } finally {
+      await probe.stop();
+    }
+  }
+
+  private onEvent(event: EslEvent): void {
+    if (this.held) {
+      if (this.held.length < 100_000) this.held.push(event);
+      else this.logger.warn({}, 'ESL events held during resync over 100000; dropping');
+      return;
+    }
+    this.dispatch(event);
+  }
+
+  private dispatch(event: EslEvent): void {
+    let out;
+    try {
+      out = this.normaliser.handle(event);
+    } catch (err) {
+      // A normaliser bug on one odd event must not stop the PBX feed.
+      this.logger.error({ err: describeError(err), event: event.name }, 'FreeSWITCH event could not be normalised; skipped');
+      return;
+    }
+    for (const item of out) {
+      if (item.kind === 'leg') this.emit('leg', item.leg);
+      else this.emit('early', item.early);
+    }
+  }
+
+  private async resync(): Promise<void> {
+    this.held = [];
+    try {
+      const body = await this.esl.api(RESYNC_COMMAND);
+      if (body.startsWith('-ERR')) throw new CallpopError('CALLPOP_ESL_FRAME', `show channels failed: ${body.trim().slice(0, 120)}`);
+      const legs = this.normaliser.resync(body);
+      this.logger.info({ agentLegs: legs.length }, 'ESL resync from show channels');
+      this.emit('resync', legs);
+    } catch (err) {
+      // Without the list the tracker keeps its state; events keep flowing.
+      this.logger.warn({ err: describeError(err), code: err instanceof CallpopError ? err.code : undefined }, 'ESL resync failed; tracker state kept as is');
+    } finally {
+      const held = this.held ?? [];
+      this.held = null;
+      for (const event of held) this.dispatch(event);
+    }
+  }
+}
+
+/**
+ * Device -> agent extension. Devices are `user/<user>` (the directory user the leg dialled,
+ * or the user part of `Channel-Presence-ID`). `map` is checked first, by device and by bare
+ * user; then `pattern` (capture group 1 is the extension). Anything else is not an agent.
+ */
+export function freeswitchAgentResolver(agents: FreeswitchAgentsConfig): (device: string) => string | null {
+  let pattern: RegExp;
+  try {
+    pattern = new RegExp(agents.pattern);
+  } catch (err) {
+    throw new CallpopError('CALLPOP_CONFIG_INVALID', `pbx agents.pattern is not a valid regular expression: ${describeError(err)}`);
+  }
+  const map = new Map(Object.entries(agents.map));
+  return (device: string): string | null => {
+    const direct = map.get(device);
+    if (direct) return direct;
+    const user = device.startsWith('user/') ? device.slice(5) : undefined;
+    if (user !== undefined) {
+      const byUser = map.get(user);
+      if (byUser) return byUser;
+    }
+    const match = pattern.exec(device);
+    if (!match) return null;
+    return match[1] ?? match[0] ?? null;
+  };
+}
+
+/** Maps a validated config block to connection options. */
+export function eslConnectionOptions(config: FreeswitchConfig, logger: Logger): EslConnectionOptions {
+  return {
+    pbxId: config.id,
+    host: config.host,
+    port: config.port,
+    password: config.password,
+    eventFormat: config.event_format,
+    events: FREESWITCH_EVENT_SUBSCRIPTION,
+    filters: config.filters,
+    maxFrameBytes: config.max_frame_bytes,
+    connectTimeoutMs: config.timeouts.connect_ms,
+    authTimeoutMs: config.timeouts.auth_ms,
+    commandTimeoutMs: config.timeouts.command_ms,
+    idleTimeoutMs: config.timeouts.idle_ms,
+    reconnect: { initialMs: config.reconnect.initial_ms, maxMs: config.reconnect.max_ms },
+    logger,
+  };
+}
+
+export const freeswitchAdapter: PbxAdapterDefinition<FreeswitchConfig> = {
+  type: 'freeswitch',
+  configSchema: freeswitchConfigSchema,
+  create(config, ctx) {
+    return new FreeswitchAdapter(config, ctx);
+  },
+};
