@@ -63,13 +63,15 @@ export class Daemon {
   private sweepTimer: NodeJS.Timeout | null = null;
 
   private constructor(
-    readonly config: Config,
+    private current: Config,
     private readonly logger: Logger,
-    private readonly connectors: Map<string, Connector>,
-    private readonly lookup: LookupService,
-    private readonly mapping: CompiledMapping,
+    private connectors: Map<string, Connector>,
+    private lookup: LookupService,
+    private mapping: CompiledMapping,
     definitions: readonly PbxAdapterDefinition<any>[],
+    private readonly registry: ConnectorRegistry,
   ) {
+    const config = current;
     this.roles = [...new Set(config.hub.tokens.map((t) => t.role))];
     this.tracker = new CallTracker({
       logger: logger.child({ stage: 'tracker' }),
@@ -80,7 +82,7 @@ export class Daemon {
     this.journal = new CallJournal({ onFinished: (record) => this.saveCall(record) });
     this.writeback = new WritebackWorker({
       store: this.store,
-      connectors,
+      connectors: () => this.connectors,
       logger: logger.child({ stage: 'writeback' }),
       retryInitialMs: config.store.writeback.retry_initial_ms,
       retryMaxMs: config.store.writeback.retry_max_ms,
@@ -101,7 +103,40 @@ export class Daemon {
     const mapping = compileMapping(config.mapping, { file: config.file }, logger.child({ stage: 'mapping' }));
     const connectors = await createConnectors(config, options.connectors ?? new ConnectorRegistry(), logger);
     const lookup = createLookupService(config.lookup, connectors, { logger: logger.child({ stage: 'lookup' }) });
-    return new Daemon(config, logger, connectors, lookup, mapping, options.pbx ?? pbxDefinitions);
+    return new Daemon(config, logger, connectors, lookup, mapping, options.pbx ?? pbxDefinitions, options.connectors ?? new ConnectorRegistry());
+  }
+
+  get config(): Config {
+    return this.current;
+  }
+
+  /**
+   * Swaps in the mapping, connectors and lookup settings of a new, already validated config
+   * (SIGHUP). Everything new is built before anything old is touched, so a failure leaves
+   * the running config as it was. PBX and hub settings need a restart; a change there is
+   * reported, not applied.
+   */
+  async reload(next: Config): Promise<{ applied: string[]; needsRestart: string[] }> {
+    const mapping = compileMapping(next.mapping, { file: next.file }, this.logger.child({ stage: 'mapping' }));
+    const connectors = await createConnectors(next, this.registry, this.logger);
+    let lookup: LookupService;
+    try {
+      lookup = createLookupService(next.lookup, connectors, { logger: this.logger.child({ stage: 'lookup' }) });
+    } catch (err) {
+      await Promise.allSettled([...connectors.values()].map((c) => c.close()));
+      throw err;
+    }
+    const old = { connectors: this.connectors, lookup: this.lookup };
+    this.mapping = mapping;
+    this.connectors = connectors;
+    this.lookup = lookup;
+    const needsRestart = (['pbx', 'hub', 'store'] as const).filter((key) => JSON.stringify(next[key]) !== JSON.stringify(this.current[key]));
+    this.current = { ...next, pbx: this.current.pbx, hub: this.current.hub, store: this.current.store };
+    await old.lookup.close();
+    await Promise.allSettled([...old.connectors.values()].map((c) => c.close()));
+    const applied = ['mapping', 'connectors', 'lookup'];
+    this.logger.info({ applied, needsRestart }, needsRestart.length > 0 ? `config reloaded; restart to apply ${needsRestart.join(', ')}` : 'config reloaded');
+    return { applied, needsRestart };
   }
 
   /** Starts listening and connecting; resolves with the hub's port once agents can connect. */

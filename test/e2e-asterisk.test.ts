@@ -246,3 +246,48 @@ hub:
     assert.match(result.stderr, /bad\.yaml: connectors: .*fewer than 1|connectors: must NOT have fewer than 1 items/);
   });
 });
+
+describe('config reload (SIGHUP)', () => {
+  let sim: AmiSimulator;
+  let harness: DaemonHarness;
+  let pbx: Record<string, unknown>;
+
+  beforeEach(async () => {
+    sim = new AmiSimulator({ username: 'callpop', secret: SECRET });
+    pbx = asteriskPbx(await sim.listen(0, '127.0.0.1'));
+    harness = await DaemonHarness.start({ pbx });
+    await sim.waitForLogin(5000);
+  });
+  afterEach(async () => {
+    await harness.stop();
+    await sim.close();
+  });
+
+  it('applies a new mapping to the next pop without a restart', async () => {
+    const next = await harness.config({ pbx, mapping: { templates: [{ name: 'default', fields: { customer: { expr: "first_name & ' ' & last_name" } } }] } });
+    const result = await harness.daemon.reload(next);
+    assert.deepEqual(result.needsRestart, []);
+    const agent = await harness.agent(['1001']);
+    await sim.replayCapture(FIXTURE);
+    const pop = await agent.next((m) => m.type === 'pop');
+    assert.deepEqual(pop.fields, { customer: 'Erika Mustermann' });
+    agent.close();
+  });
+
+  it('keeps the running mapping when the new one does not compile, and says why', async () => {
+    const bad = await harness.config({ pbx, mapping: { templates: [{ name: 'default', fields: { name: { expr: '$nosuchfunction(first_name)' } } }] } });
+    await assert.rejects(harness.daemon.reload(bad), /nosuchfunction/);
+    const agent = await harness.agent(['1001']);
+    await sim.replayCapture(FIXTURE);
+    const pop = await agent.next((m) => m.type === 'pop');
+    assert.equal((pop.fields as { name: string }).name, 'Erika', 'the old mapping still renders');
+    agent.close();
+  });
+
+  it('reports PBX changes as needing a restart instead of half-applying them', async () => {
+    const moved = await harness.config({ pbx: { ...pbx, port: 1 } });
+    const result = await harness.daemon.reload(moved);
+    assert.deepEqual(result.needsRestart, ['pbx']);
+    assert.equal(harness.daemon.config.pbx[0]?.port, pbx.port);
+  });
+});

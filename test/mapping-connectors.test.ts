@@ -296,3 +296,48 @@ describe('mapping: config schema and the documented example', () => {
     assertValidPop(pop);
   });
 });
+
+describe('mapping: the complete example in docs/mapping.md', () => {
+  const text = readFileSync(docs('mapping.md'), 'utf8');
+  const section = text.slice(text.indexOf('## A complete example'));
+  const yamlBlock = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const jsonBlock = /```json\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  const config = (parse(yamlBlock) as { mapping: MappingConfig }).mapping;
+
+  it('is a valid mapping block', () => {
+    const validate = new AjvClass({ allErrors: true, useDefaults: true, strict: false }).compile(mappingConfigSchema);
+    assert.ok(validate(structuredClone(config)), JSON.stringify(validate.errors));
+  });
+
+  it('renders exactly the documented pop', async () => {
+    const m = compileMapping(config, { file: 'config.yaml' });
+    const record: CustomerRecord = {
+      id: 'C-42',
+      first_name: 'Ann',
+      last_name: 'Lee',
+      company: 'Lee Logistics',
+      phone: '+4930123456',
+      card: '4111111111111111',
+      email: 'ann@lee.example',
+      ssn: '123-45-6789',
+      tier: 'V',
+      since: '2019-04-01',
+      balance: 1234.5,
+      account_manager: 'Bob',
+      address: { city: 'Berlin' },
+      tickets: [
+        { subject: 'Invoice wrong', status: 'open', opened: '2024-03-05 08:00:00' },
+        { subject: 'Old question', status: 'closed', opened: '2023-01-01 08:00:00' },
+      ],
+      orders: [
+        { order_no: 'O-3', total: 30, date: '2024-01-03' },
+        { order_no: 'O-4', total: 40, date: '2024-01-04' },
+      ],
+    };
+    const c = ctx({ source: 'crm', id: 'C-42', record }, 'agent');
+    c.call.did = '+49305550100';
+    const pop = await m.render(c);
+    assert.deepEqual(pop, JSON.parse(jsonBlock));
+    assertValidPop(pop);
+  });
+});

@@ -227,7 +227,6 @@ describe('mapping: call data in expressions', () => {
   it('binds the call as $call and the match count as $matches', async () => {
     const m = compileMapping(
       one({
-        caller: '$call.caller.name',
         who: { expr: '$call.caller.name & " on " & $call.queue & " via " & $call.did & " for " & $call.agent' },
         dir: { expr: '$call.direction & "/" & $call.pbx & "/" & $call.number' },
         n: { expr: '$matches' },
@@ -242,6 +241,26 @@ describe('mapping: call data in expressions', () => {
       n: 3,
       src: 'crm:C-42',
     });
+  });
+
+  it('reads simple $call paths exactly as JSONata would', async () => {
+    const m = compileMapping(
+      one({
+        direct: { expr: '$call.caller.name' },
+        via_jsonata: { expr: "$call.caller.name & ''" },
+        missing: { expr: '$call.caller.nope.deeper' },
+        proto: { expr: '$call.constructor' },
+        count: { expr: '$matches' },
+      }),
+      { file: 'c.yaml' },
+    );
+    const pop = await m.render(ctx(ann, { extraMatches: 1 }));
+    assert.deepEqual(pop.fields, { direct: 'Ann Lee', via_jsonata: 'Ann Lee', count: 2 });
+  });
+
+  it('treats a plain string as a record path even when it looks like an expression', async () => {
+    const f = await fieldsOf({ caller: '$call.caller.name', name: 'first_name' }, { ...ann, $call: { caller: { name: 'from the record' } } });
+    assert.deepEqual(f, { caller: 'from the record', name: 'Ann' });
   });
 
   it('passes caller ID only as data: expression syntax in the caller name is shown, not run', async () => {

@@ -42,6 +42,12 @@ interface TrackedLeg {
   transferredFrom?: string;
   /** Other leg ids of the same agent on the same call merged into this one (queue retries, Local halves). */
   aliases: string[];
+  /**
+   * This leg's own channel hung up while an alias lives on (Asterisk optimises a Local
+   * channel away while the agent's PJSIP leg keeps talking): the agent's leg ends with
+   * the last alias, with this cause.
+   */
+  ownGone?: { cause?: string };
   since: number;
 }
 
@@ -173,7 +179,12 @@ export class CallTracker {
 
   private onStart(event: LegEvent, state: 'ringing' | 'dialing'): CallEvent[] {
     const key = legKey(event.pbxId, event.legId);
-    if (this.resolve(event.pbxId, event.legId) || this.ended.has(key)) return [];
+    const existing = this.resolve(event.pbxId, event.legId);
+    if (existing === key) {
+      const moved = this.moveToTransferredCall(event, state);
+      if (moved) return moved;
+    }
+    if (existing || this.ended.has(key)) return [];
     const agent = this.agentOf(event.pbxId, event.device);
     if (!agent) return [];
 
@@ -196,6 +207,27 @@ export class CallTracker {
     return [this.toEvent(leg, state === 'dialing' ? 'dialing' : 'ringing', event.at)];
   }
 
+  /**
+   * Attended transfer: the target agent's leg was already up on the consultation call;
+   * after `call-transfer` on the customer's call it is announced again on that call. The
+   * consultation ends for that agent (`ended`), and the leg starts over on the customer's
+   * call with its caller and `transferredFrom` (a fresh pop with the customer's data).
+   * Only inside a pending transfer window; otherwise a repeated start stays ignored.
+   */
+  private moveToTransferredCall(event: LegEvent, state: 'ringing' | 'dialing'): CallEvent[] | null {
+    const key = legKey(event.pbxId, event.legId);
+    const leg = this.legs.get(key);
+    if (!leg || leg.callId === event.callId) return null;
+    const target = this.calls.get(callKey(event.pbxId, event.callId));
+    if (!target?.transferFrom || target.transferFrom.until < event.at) return null;
+    if (target.transferFrom.extension === leg.agent.extension) return null;
+    const out = [this.finish(leg, event.at, 'attended transfer')];
+    this.ended.delete(key);
+    const moved = this.track(event, leg.agent, state, event.at);
+    if (moved) out.push(this.toEvent(moved, state === 'dialing' ? 'dialing' : 'ringing', event.at));
+    return out;
+  }
+
   private onAnswered(event: LegEvent): CallEvent[] {
     const key = this.resolve(event.pbxId, event.legId);
     const leg = key ? this.legs.get(key) : undefined;
@@ -212,10 +244,18 @@ export class CallTracker {
     const leg = key ? this.legs.get(key) : undefined;
     if (!leg) return [];
     if (key !== legKey(event.pbxId, event.legId)) {
-      // An alias half hung up (e.g. one Local half); the agent's leg goes on.
+      // An alias half hung up (e.g. one Local half); the agent's leg goes on, unless its
+      // own channel is already gone and this was the last alias.
       this.aliases.delete(legKey(event.pbxId, event.legId));
       this.remember(legKey(event.pbxId, event.legId));
       leg.aliases = leg.aliases.filter((id) => id !== event.legId);
+      if (leg.ownGone && leg.aliases.length === 0) return [this.finish(leg, event.at, leg.ownGone.cause ?? event.cause)];
+      return [];
+    }
+    if (leg.aliases.length > 0) {
+      // Local channel optimisation: the Local half the pop started on goes away while the
+      // agent's real device leg (an alias) still rings or talks. Wait for the last alias.
+      leg.ownGone ??= { cause: event.cause };
       return [];
     }
     return [this.finish(leg, event.at, event.cause)];

@@ -1,5 +1,6 @@
 import { loadConfig } from '../config/load-config.js';
 import { Daemon } from '../daemon.js';
+import { describeError } from '../model/errors.js';
 import { createLogger } from '../observability/create-logger.js';
 
 /** `callpop run`: loads the config (refusing to start on an invalid one) and runs until a signal. */
@@ -9,6 +10,12 @@ export async function runDaemon(file: string): Promise<void> {
   const daemon = await Daemon.create(config, { logger });
   await daemon.start();
   installShutdown(async () => daemon.stop(), logger);
+  process.on('SIGHUP', () => {
+    logger.info({ file }, 'SIGHUP: reloading the config');
+    loadConfig(file)
+      .then((next) => daemon.reload(next))
+      .catch((err: unknown) => logger.error({ err: describeError(err) }, 'config reload failed; the previous config keeps running'));
+  });
 }
 
 /** Ctrl-C / SIGTERM stop cleanly once; a second Ctrl-C forces the exit. */

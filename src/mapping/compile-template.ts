@@ -201,7 +201,7 @@ function compileField(
     }
     case 'expr': {
       const expr = compileExpression(site.key('expr'), expectText(site.key('expr'), obj.expr), env);
-      produce = async (scope) => finishLeaf(await expr.evaluate(scope.root, scope.bindings), scope, limit, fallback, protection);
+      produce = (scope) => then(expr.evaluate(scope.root, scope.bindings), (v) => finishLeaf(v, scope, limit, fallback, protection));
       break;
     }
     case 'group': {
@@ -219,18 +219,18 @@ function compileField(
 
   const render = (scope: Scope): Rendered | Promise<Rendered> => {
     try {
-      if (when === undefined) {
-        const v = produce(scope);
-        return v instanceof Promise ? v.catch((err: unknown) => failed(scope, trail, err)) : v;
-      }
-      return when.evaluate(scope.root, scope.bindings).then(
-        (shown) => (isTruthy(shown) ? produce(scope) : undefined),
-      ).catch((err: unknown) => failed(scope, trail, err));
+      const v = when === undefined ? produce(scope) : then(when.evaluate(scope.root, scope.bindings), (shown) => (isTruthy(shown) ? produce(scope) : undefined));
+      return v instanceof Promise ? v.catch((err: unknown) => failed(scope, trail, err)) : v;
     } catch (err) {
       return failed(scope, trail, err);
     }
   };
   return { name, trail, protection, render };
+}
+
+/** Applies `fn` now if `value` is already there, else when it arrives: sync fields stay sync. */
+function then<T, R>(value: T | Promise<T>, fn: (v: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
 }
 
 function failed(scope: Scope, trail: string, err: unknown): undefined {

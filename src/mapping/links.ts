@@ -86,6 +86,8 @@ export function fillLabel(template: PlaceholderTemplate, match: CustomerMatch): 
   const tidy = filled
     .replace(/\(\s*\)|\[\s*\]/g, '')
     .replace(/\s+/g, ' ')
+    .replace(/([([]) /g, '$1')
+    .replace(/ ([)\]])/g, '$1')
     .replace(/^[\s,;:|/-]+|[\s,;:|/-]+$/g, '');
   if (tidy === '') return undefined;
   const chars = [...tidy];

@@ -5,7 +5,8 @@ import type { CallStore } from './call-store.js';
 
 export interface WritebackOptions {
   store: CallStore;
-  connectors: ReadonlyMap<string, Connector>;
+  /** The live connectors (a getter: a config reload swaps them). */
+  connectors: () => ReadonlyMap<string, Connector>;
   logger: Logger;
   retryInitialMs: number;
   retryMaxMs: number;
@@ -36,7 +37,7 @@ export class WritebackWorker {
     let delivered = 0;
     for (const item of this.options.store.due(now)) {
       if (this.stopped) break;
-      const connector = this.options.connectors.get(item.connector);
+      const connector = this.options.connectors().get(item.connector);
       if (!connector?.logCall) {
         this.options.store.failed(item.id, `connector ${item.connector} has no logCall`, now + this.options.retryMaxMs);
         continue;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Config } from '../../src/config/config-types.js';
 import { validateConfig } from '../../src/config/load-config.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger, type Logger } from '../../src/model/logger.js';
@@ -30,23 +31,15 @@ export class DaemonHarness {
   static async start(options: HarnessOptions): Promise<DaemonHarness> {
     const dir = await mkdtemp(join(tmpdir(), 'callpop-e2e-'));
     createSampleCrm(join(dir, 'crm.sqlite'));
-    const config = await validateConfig(
-      {
-        log: { level: 'silent' },
-        pbx: [options.pbx],
-        connectors: [{ name: 'crm', type: 'sql', driver: 'sqlite', file: 'crm.sqlite', id_field: 'id', lookup_query: SAMPLE_LOOKUP_QUERY, log_call_query: SAMPLE_LOG_CALL_QUERY }],
-        lookup: options.lookup ?? { default_region: 'DE', sources: [{ connector: 'crm' }] },
-        mapping: options.mapping ?? {
-          templates: [{ name: 'default', fields: { name: 'first_name', last_name: 'last_name', company: 'company', account_id: 'id' } }],
-        },
-        hub: { host: '127.0.0.1', port: 0, tokens: [{ token: AGENT_TOKEN, agents: ['*'], admin: true }] },
-        store: { file: 'callpop.sqlite', writeback: { connectors: ['crm'], retry_initial_ms: 50 } },
-      },
-      { file: 'e2e.yaml', baseDir: dir },
-    );
+    const config = await harnessConfig(dir, options);
     const daemon = await Daemon.create(config, { logger: options.logger ?? silentLogger });
     const { port } = await daemon.start();
     return new DaemonHarness(daemon, dir, `ws://127.0.0.1:${port}/ws`, port);
+  }
+
+  /** A validated config for this harness's directory, e.g. to `reload` with. */
+  config(options: HarnessOptions): Promise<Config> {
+    return harnessConfig(this.dir, options);
   }
 
   agent(agents: string[]): Promise<TestAgentClient> {
@@ -67,6 +60,23 @@ export class DaemonHarness {
     await this.daemon.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+function harnessConfig(dir: string, options: HarnessOptions): Promise<Config> {
+  return validateConfig(
+    {
+      log: { level: 'silent' },
+      pbx: [options.pbx],
+      connectors: [{ name: 'crm', type: 'sql', driver: 'sqlite', file: 'crm.sqlite', id_field: 'id', lookup_query: SAMPLE_LOOKUP_QUERY, log_call_query: SAMPLE_LOG_CALL_QUERY }],
+      lookup: options.lookup ?? { default_region: 'DE', sources: [{ connector: 'crm' }] },
+      mapping: options.mapping ?? {
+        templates: [{ name: 'default', fields: { name: 'first_name', last_name: 'last_name', company: 'company', account_id: 'id' } }],
+      },
+      hub: { host: '127.0.0.1', port: 0, tokens: [{ token: AGENT_TOKEN, agents: ['*'], admin: true }] },
+      store: { file: 'callpop.sqlite', writeback: { connectors: ['crm'], retry_initial_ms: 50 } },
+    },
+    { file: 'e2e.yaml', baseDir: dir },
+  );
 }
 
 /** Polls `probe` until it returns a value (bounded), for effects that happen after a grace time. */

@@ -56,6 +56,16 @@ export function createMysqlDriver(opts: PooledDriverOptions): SqlDriver {
         return Array.isArray(rows) ? (rows as unknown[]) : [];
       });
     },
+    async firstRows(sql, valueSets, signal) {
+      return withConnection(signal, async (conn) => {
+        for (const values of valueSets) {
+          if (signal.aborted) break;
+          const [rows] = await conn.execute({ sql: sql.text, timeout: opts.queryTimeoutMs }, positionalValues(sql, values));
+          if (Array.isArray(rows) && rows.length > 0) return rows as unknown[];
+        }
+        return [];
+      });
+    },
     async run(sql, values, signal) {
       await withConnection(signal, (conn) =>
         conn.execute({ sql: sql.text, timeout: opts.queryTimeoutMs }, positionalValues(sql, values)),

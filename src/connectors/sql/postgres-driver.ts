@@ -1,6 +1,7 @@
 import pg from 'pg';
+import type { CompiledSql } from './named-params.js';
 import type { Logger } from '../../model/logger.js';
-import { abortable, describeUrl, positionalValues, scrubSecrets, type SqlDriver } from './sql-driver.js';
+import { abortable, describeUrl, positionalValues, scrubSecrets, type SqlDriver, type SqlValue } from './sql-driver.js';
 
 export interface PooledDriverOptions {
   url: string;
@@ -51,16 +52,37 @@ export function createPostgresDriver(opts: PooledDriverOptions): SqlDriver {
     }
   };
 
+  // A named statement is parsed once per connection and then only bound and executed.
+  const names = new Map<string, string>();
+  const prepared = (sql: CompiledSql, values: Record<string, SqlValue>): pg.QueryConfig => {
+    let name = names.get(sql.text);
+    if (name === undefined) {
+      name = `callpop_${names.size + 1}`;
+      names.set(sql.text, name);
+    }
+    return { name, text: sql.text, values: positionalValues(sql, values) };
+  };
+
   return {
     dialect: 'postgres',
     async prepare() {
       // pg prepares on first use per connection; syntax errors surface on the first query.
     },
     async all(sql, values, signal) {
-      return withClient(signal, async (client) => (await client.query(sql.text, positionalValues(sql, values))).rows);
+      return withClient(signal, async (client) => (await client.query(prepared(sql, values))).rows);
+    },
+    async firstRows(sql, valueSets, signal) {
+      return withClient(signal, async (client) => {
+        for (const values of valueSets) {
+          if (signal.aborted) break;
+          const { rows } = await client.query(prepared(sql, values));
+          if (rows.length > 0) return rows;
+        }
+        return [];
+      });
     },
     async run(sql, values, signal) {
-      await withClient(signal, (client) => client.query(sql.text, positionalValues(sql, values)));
+      await withClient(signal, (client) => client.query(prepared(sql, values)));
     },
     async ping(signal) {
       await withClient(signal, (client) => client.query('SELECT 1'));

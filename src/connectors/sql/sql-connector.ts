@@ -105,15 +105,19 @@ export async function createSqlConnector(config: SqlConnectorConfig, ctx: Connec
         }
         values[name] = value;
       }
-      const perCandidate = lookupSql.names.includes('number');
-      const attempts = perCandidate ? query.candidates : [undefined];
-      for (const candidate of attempts) {
+      const valueSets = lookupSql.names.includes('number')
+        ? query.candidates.map((number) => ({ ...values, number }))
+        : [values];
+      if (valueSets.length === 0) return [];
+      let rows: unknown[];
+      try {
+        rows = await driver.firstRows(lookupSql, valueSets, signal);
+      } catch (err) {
         if (signal.aborted) throw signal.reason;
-        if (candidate !== undefined) values.number = candidate;
-        const records = toRecords(await run(lookupSql, values, signal));
-        if (records.length > 0) return records.map((record) => toMatch(record));
+        throw fail('query failed', err);
       }
-      return [];
+      if (signal.aborted) throw signal.reason;
+      return toRecords(rows).map((record) => toMatch(record));
     },
 
     async health(signal: AbortSignal) {

@@ -13,6 +13,12 @@ export interface SqlDriver {
   prepare(sql: CompiledSql): Promise<void>;
   /** Runs a statement that returns rows, with bound values; rejects promptly when `signal` aborts. */
   all(sql: CompiledSql, values: Record<string, SqlValue>, signal: AbortSignal): Promise<unknown[]>;
+  /**
+   * Runs one statement with each set of values in turn, on one connection, until one returns
+   * rows; returns those rows (or [] when none did). This is the `:number` candidate loop:
+   * one pool checkout instead of one per candidate.
+   */
+  firstRows(sql: CompiledSql, valueSets: Record<string, SqlValue>[], signal: AbortSignal): Promise<unknown[]>;
   /** Runs a statement that returns no rows (INSERT/UPDATE). */
   run(sql: CompiledSql, values: Record<string, SqlValue>, signal: AbortSignal): Promise<void>;
   /** Round trip to the database (`SELECT 1`). */

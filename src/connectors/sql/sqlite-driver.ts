@@ -46,6 +46,15 @@ export function createSqliteDriver(opts: SqliteDriverOptions): SqlDriver {
       if (signal.aborted) throw abortReason(signal);
       return statement(sql).all(...bind(sql, values));
     },
+    async firstRows(sql, valueSets, signal) {
+      const stmt = statement(sql);
+      for (const values of valueSets) {
+        if (signal.aborted) throw abortReason(signal);
+        const rows = stmt.all(...bind(sql, values));
+        if (rows.length > 0) return rows;
+      }
+      return [];
+    },
     async run(sql, values, signal) {
       if (signal.aborted) throw abortReason(signal);
       statement(sql).run(...bind(sql, values));

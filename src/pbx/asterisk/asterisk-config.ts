@@ -1,3 +1,5 @@
+import { CallpopError } from '../../model/errors.js';
+
 /**
  * Config of one `pbx[]` entry with `type: asterisk` (docs/config/asterisk.yaml documents
  * every key). Defaults live here, in the schema; ajv runs with `useDefaults: true`.
@@ -62,7 +64,6 @@ export interface AsteriskConfig {
 export const DEFAULT_AGENT_PATTERN = '^(?:PJSIP|SIP|IAX2)/(\\d{2,8})$';
 
 export const asteriskConfigSchema = {
-  $id: 'callpop:pbx:asterisk',
   type: 'object',
   additionalProperties: false,
   required: ['type', 'id', 'host', 'username', 'secret'],
@@ -171,9 +172,14 @@ export function asteriskConfigWithDefaults(
  * Builds `agentFor(device)` from the `agents` block: the map first, then the pattern.
  * The pattern is compiled once; an invalid one is a config error at load.
  */
-export function agentResolver(agents: AsteriskAgentsConfig): (device: string) => string | null {
+export function agentResolver(agents: AsteriskAgentsConfig, where = 'agents'): (device: string) => string | null {
   const map = new Map(Object.entries(agents.map));
-  const pattern = agents.pattern ? new RegExp(agents.pattern) : null;
+  let pattern: RegExp | null = null;
+  try {
+    pattern = agents.pattern ? new RegExp(agents.pattern) : null;
+  } catch (err) {
+    throw new CallpopError('CALLPOP_CONFIG_INVALID', `${where}.pattern: not a valid regular expression (${(err as Error).message})`);
+  }
   const cache = new Map<string, string | null>();
   return (device: string): string | null => {
     const known = cache.get(device);
@@ -181,7 +187,8 @@ export function agentResolver(agents: AsteriskAgentsConfig): (device: string) =>
     let extension = map.get(device) ?? null;
     if (extension === null && pattern) {
       const match = pattern.exec(device);
-      if (match) extension = match[1] ?? match[0];
+      // The first capture group that matched is the extension (patterns may have alternatives).
+      if (match) extension = match.slice(1).find((group) => group !== undefined) ?? match[0];
     }
     // Devices are few (phones and trunks); still, bound the memo.
     if (cache.size >= 10_000) cache.clear();

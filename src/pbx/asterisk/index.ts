@@ -42,7 +42,7 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
     this.config = config;
     this.baseLogger = ctx.logger;
     this.logger = ctx.logger.child({ pbx: config.id });
-    this.resolveAgent = agentResolver(config.agents);
+    this.resolveAgent = agentResolver(config.agents, `pbx ${config.id}: agents`);
     this.normaliser = new AsteriskNormaliser({
       pbxId: config.id,
       agentFor: this.resolveAgent,

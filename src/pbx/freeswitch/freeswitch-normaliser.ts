@@ -592,6 +592,13 @@ export class FreeswitchNormaliser {
     if (ch.started) return;
     if (type === 'leg-dialing' && !ch.callee.number) return;
     ch.started = true;
+    if (ch.mode === 'click-to-dial') {
+      // The directory's effective_caller_id_* show up once the answered leg enters the dialplan.
+      const h = event.headers;
+      const number = h['variable_effective_caller_id_number'];
+      const name = h['variable_effective_caller_id_name'];
+      if (number || name) ch.caller = { number: number || ch.caller.number, name: name || ch.caller.name };
+    }
     if (ch.consultFrom) out.push(this.transferEvent(this.channels.get(ch.callId) ?? ch, ch.consultFrom, ch.user ?? null, event));
     out.push(this.leg(type, ch, event));
   }

@@ -1,0 +1,423 @@
+import type { EslEvent } from '../pbx/freeswitch/esl-codec.js';
+
+/**
+ * Builders for FreeSWITCH scenarios the real captures do not cover, written from the
+ * FreeSWITCH event documentation and mod_callcenter's source: real SIP legs
+ * (`sofia/...`), ring groups, mod_callcenter queues, attended transfer (`att_xfer`),
+ * withheld caller ID, an agent dialling out from a phone, and a reconnect mid-call.
+ * Channels carry the headers the normaliser keys on, with the same spelling as the traces.
+ */
+
+export interface ChannelSpec {
+  uuid: string;
+  name: string;
+  direction: 'inbound' | 'outbound';
+  context: string;
+  callerNumber: string;
+  callerName: string;
+  destination: string;
+  /** `user@domain` for a user's leg. */
+  presenceId?: string;
+  /** The UUID of the leg that originated this one (`Other-Type: originator`). */
+  originator?: string;
+  privacy?: boolean;
+  variables?: Record<string, string>;
+}
+
+export interface ShowChannelsRow {
+  uuid: string;
+  direction: string;
+  name: string;
+  state: string;
+  cid_name: string;
+  cid_num: string;
+  dest: string;
+  context: string;
+  presence_id: string;
+  callstate: string;
+  call_uuid: string;
+  initial_context: string;
+  initial_dest: string;
+}
+
+/** Builds a deterministic event list: ascending Event-Sequence, 1 ms apart. */
+export class ScenarioBuilder {
+  readonly events: EslEvent[] = [];
+  private seq: number;
+  private clock: number;
+  private readonly channels = new Map<string, ChannelSpec & { callState: string }>();
+
+  constructor(options: { startUs?: number; startSeq?: number } = {}) {
+    this.clock = options.startUs ?? 1_795_400_000_000_000;
+    this.seq = options.startSeq ?? 1000;
+  }
+
+  channel(spec: ChannelSpec): ChannelSpec {
+    this.channels.set(spec.uuid, { ...spec, callState: 'DOWN' });
+    return spec;
+  }
+
+  /** Changes a channel's caller profile (transfers, dialplan). */
+  update(uuid: string, changes: Partial<ChannelSpec>): void {
+    const ch = this.must(uuid);
+    Object.assign(ch, changes);
+  }
+
+  /** Emits a channel event with the channel's current headers plus `extra`. */
+  emit(name: string, uuid: string, extra: Record<string, string> = {}): this {
+    const ch = this.must(uuid);
+    if (name === 'CHANNEL_PROGRESS' || name === 'CHANNEL_PROGRESS_MEDIA') ch.callState = 'RINGING';
+    if (name === 'CHANNEL_ANSWER') ch.callState = 'ACTIVE';
+    if (name === 'CHANNEL_HANGUP' || name === 'CHANNEL_HANGUP_COMPLETE') ch.callState = 'HANGUP';
+    const headers: Record<string, string> = {
+      ...this.base(name),
+      'Channel-State': 'CS_EXECUTE',
+      'Channel-Call-State': ch.callState,
+      'Channel-Name': ch.name,
+      'Unique-ID': ch.uuid,
+      'Call-Direction': ch.direction,
+      'Presence-Call-Direction': ch.direction,
+      'Channel-Call-UUID': ch.originator ?? ch.uuid,
+      'Answer-State': ch.callState === 'ACTIVE' ? 'answered' : ch.callState === 'HANGUP' ? 'hangup' : 'ringing',
+      'Caller-Direction': ch.direction,
+      'Caller-Caller-ID-Name': ch.callerName,
+      'Caller-Caller-ID-Number': ch.callerNumber,
+      'Caller-Destination-Number': ch.destination,
+      'Caller-Context': ch.context,
+      'Caller-Unique-ID': ch.uuid,
+      'Caller-Channel-Name': ch.name,
+      'Caller-Screen-Bit': ch.privacy ? 'false' : 'true',
+      'Caller-Privacy-Hide-Name': ch.privacy ? 'true' : 'false',
+      'Caller-Privacy-Hide-Number': ch.privacy ? 'true' : 'false',
+    };
+    if (ch.presenceId) headers['Channel-Presence-ID'] = ch.presenceId;
+    if (ch.originator) {
+      const other = this.channels.get(ch.originator);
+      headers['Other-Type'] = 'originator';
+      headers['Other-Leg-Unique-ID'] = ch.originator;
+      if (other) {
+        headers['Other-Leg-Caller-ID-Number'] = other.callerNumber;
+        headers['Other-Leg-Caller-ID-Name'] = other.callerName;
+        headers['Other-Leg-Destination-Number'] = other.destination;
+        headers['Other-Leg-Channel-Name'] = other.name;
+      }
+      headers['variable_originating_leg_uuid'] = ch.originator;
+    }
+    headers['variable_uuid'] = ch.uuid;
+    headers['variable_channel_name'] = ch.name;
+    headers['variable_direction'] = ch.direction;
+    if (ch.presenceId) headers['variable_presence_id'] = ch.presenceId;
+    Object.assign(headers, ch.variables ?? {});
+    Object.assign(headers, extra);
+    this.events.push({ name, headers });
+    return this;
+  }
+
+  /** CHANNEL_BRIDGE on the A-leg `a`, pointing at B-leg `b`. */
+  bridge(a: string, b: string): this {
+    const other = this.must(b);
+    return this.emit('CHANNEL_BRIDGE', a, {
+      'Bridge-A-Unique-ID': a,
+      'Bridge-B-Unique-ID': b,
+      'Other-Type': 'originatee',
+      'Other-Leg-Unique-ID': b,
+      'Other-Leg-Destination-Number': other.destination,
+      'Other-Leg-Channel-Name': other.name,
+      'Other-Leg-Caller-ID-Number': other.callerNumber,
+      'Other-Leg-Caller-ID-Name': other.callerName,
+    });
+  }
+
+  hangup(uuid: string, cause = 'NORMAL_CLEARING'): this {
+    this.emit('CHANNEL_HANGUP', uuid, { 'Hangup-Cause': cause, variable_hangup_cause: cause });
+    return this.emit('CHANNEL_HANGUP_COMPLETE', uuid, { 'Hangup-Cause': cause, variable_hangup_cause: cause });
+  }
+
+  api(command: string, argument: string): this {
+    this.events.push({ name: 'API', headers: { ...this.base('API'), 'API-Command': command, 'API-Command-Argument': argument } });
+    return this;
+  }
+
+  /** A `CUSTOM callcenter::info` event, optionally with a channel's data (as mod_callcenter adds). */
+  callcenter(action: string, fields: Record<string, string>, channelUuid?: string): this {
+    const headers: Record<string, string> = { ...this.base('CUSTOM'), 'Event-Subclass': 'callcenter::info' };
+    if (channelUuid) {
+      const ch = this.must(channelUuid);
+      headers['Unique-ID'] = ch.uuid;
+      headers['Channel-Name'] = ch.name;
+      headers['Call-Direction'] = ch.direction;
+    }
+    Object.assign(headers, { 'CC-Action': action }, fields);
+    this.events.push({ name: 'CUSTOM', headers });
+    return this;
+  }
+
+  heartbeat(): this {
+    this.events.push({ name: 'HEARTBEAT', headers: { ...this.base('HEARTBEAT'), 'Up-Time': '0 years, 0 days', 'Session-Count': String(this.channels.size) } });
+    return this;
+  }
+
+  /** The `show channels as json` answer for the channels given (as they are now). */
+  showChannels(uuids: readonly string[]): { row_count: number; rows?: ShowChannelsRow[] } {
+    const rows = uuids.map((uuid) => {
+      const ch = this.must(uuid);
+      return {
+        uuid: ch.uuid,
+        direction: ch.direction,
+        name: ch.name,
+        state: 'CS_EXCHANGE_MEDIA',
+        cid_name: ch.callerName,
+        cid_num: ch.callerNumber,
+        dest: ch.destination,
+        context: ch.context,
+        presence_id: ch.presenceId ?? '',
+        callstate: ch.callState,
+        call_uuid: ch.originator ?? ch.uuid,
+        initial_context: ch.context,
+        initial_dest: ch.destination,
+      };
+    });
+    return rows.length ? { row_count: rows.length, rows } : { row_count: 0 };
+  }
+
+  private base(name: string): Record<string, string> {
+    this.clock += 1000;
+    this.seq += 1;
+    return {
+      'Event-Name': name,
+      'Core-UUID': '00000000-0000-4000-8000-00000000c0de',
+      'FreeSWITCH-Hostname': 'sim',
+      'Event-Date-Timestamp': String(this.clock),
+      'Event-Sequence': String(this.seq),
+    };
+  }
+
+  private must(uuid: string): ChannelSpec & { callState: string } {
+    const ch = this.channels.get(uuid);
+    if (!ch) throw new Error(`scenario: unknown channel ${uuid}`);
+    return ch;
+  }
+}
+
+const DOMAIN = 'cti.test';
+
+/** A real SIP trunk leg (`sofia/external/...`, context `public`). */
+export function trunkLeg(uuid: string, caller: { number: string; name: string }, did: string, privacy = false): ChannelSpec {
+  return {
+    uuid,
+    name: `sofia/external/${caller.number}@198.51.100.7`,
+    direction: 'inbound',
+    context: 'public',
+    callerNumber: caller.number,
+    callerName: caller.name,
+    destination: did,
+    privacy,
+  };
+}
+
+/** The B-leg of `bridge user/<ext>@cti.test`, as a real SIP phone leg. */
+export function agentLeg(uuid: string, ext: string, originator: string | undefined, caller: { number: string; name: string }, extraVars: Record<string, string> = {}, privacy = false): ChannelSpec {
+  return {
+    uuid,
+    name: `sofia/internal/${ext}@192.0.2.${Number(ext.slice(-2)) || 10}:5060`,
+    direction: 'outbound',
+    context: 'default',
+    callerNumber: caller.number,
+    callerName: caller.name,
+    destination: ext,
+    presenceId: `${ext}@${DOMAIN}`,
+    originator,
+    privacy,
+    variables: { variable_dialed_user: ext, variable_dialed_domain: DOMAIN, ...extraVars },
+  };
+}
+
+const ERIKA = { number: '+4930123456', name: 'Erika Mustermann' };
+
+/** Inbound call to a ring group: `bridge user/1001@cti.test,user/1002@cti.test`; 1002 answers. */
+export function ringGroupScenario(): { events: EslEvent[]; callId: string } {
+  const b = new ScenarioBuilder();
+  const trunk = 'a0000000-0000-4000-8000-000000000001';
+  b.channel(trunkLeg(trunk, ERIKA, '+494055550100'));
+  b.emit('CHANNEL_CREATE', trunk).emit('CHANNEL_PARK', trunk);
+  const l1 = 'a0000000-0000-4000-8000-000000001001';
+  const l2 = 'a0000000-0000-4000-8000-000000001002';
+  b.channel(agentLeg(l1, '1001', trunk, ERIKA));
+  b.channel(agentLeg(l2, '1002', trunk, ERIKA));
+  b.emit('CHANNEL_CREATE', l1).emit('CHANNEL_CREATE', l2);
+  b.emit('CHANNEL_PROGRESS', l2).emit('CHANNEL_PROGRESS_MEDIA', l1).emit('CHANNEL_PROGRESS', l1);
+  b.emit('CHANNEL_ANSWER', l2);
+  b.hangup(l1, 'LOSE_RACE');
+  b.emit('CHANNEL_ANSWER', trunk).bridge(trunk, l2);
+  b.heartbeat();
+  b.hangup(trunk);
+  b.hangup(l2);
+  return { events: b.events, callId: trunk };
+}
+
+/**
+ * mod_callcenter queue `support@default`, strategy ring-all, agents 1003 and 1004
+ * (contact `user/100x@cti.test`). The agent legs are originated by mod_callcenter with no
+ * originator, carrying cc_queue / cc_member_session_uuid; 1004 answers.
+ */
+export function callcenterScenario(): { events: EslEvent[]; callId: string } {
+  const b = new ScenarioBuilder();
+  const member = 'b0000000-0000-4000-8000-000000000001';
+  const memberUuid = 'b0000000-0000-4000-8000-0000000000aa';
+  const caller = { number: '+4940777888', name: 'Hans Huber' };
+  b.channel(trunkLeg(member, caller, '+494055550200'));
+  b.emit('CHANNEL_CREATE', member).emit('CHANNEL_ANSWER', member).emit('CHANNEL_PARK', member);
+  const cc = {
+    'CC-Queue': 'support@default',
+    'CC-Member-UUID': memberUuid,
+    'CC-Member-Session-UUID': member,
+    'CC-Member-CID-Number': caller.number,
+    'CC-Member-CID-Name': caller.name,
+  };
+  b.callcenter('member-queue-start', cc, member);
+  const ccVars = (agent: string) => ({
+    variable_cc_queue: 'support@default',
+    variable_cc_member_uuid: memberUuid,
+    variable_cc_member_session_uuid: member,
+    variable_cc_member_pre_answer_uuid: memberUuid,
+    variable_cc_agent: agent,
+    variable_cc_side: 'agent',
+  });
+  const l3 = 'b0000000-0000-4000-8000-000000001003';
+  const l4 = 'b0000000-0000-4000-8000-000000001004';
+  b.callcenter('agent-offering', { ...cc, 'CC-Agent': '1003@default', 'CC-Agent-Type': 'callback', 'CC-Agent-System': 'single_box' });
+  b.callcenter('agent-offering', { ...cc, 'CC-Agent': '1004@default', 'CC-Agent-Type': 'callback', 'CC-Agent-System': 'single_box' });
+  b.channel(agentLeg(l3, '1003', undefined, caller, ccVars('1003@default')));
+  b.channel(agentLeg(l4, '1004', undefined, caller, ccVars('1004@default')));
+  b.emit('CHANNEL_CREATE', l3).emit('CHANNEL_CREATE', l4);
+  b.emit('CHANNEL_PROGRESS', l3).emit('CHANNEL_PROGRESS', l4);
+  b.emit('CHANNEL_ANSWER', l4);
+  b.hangup(l3, 'ORIGINATOR_CANCEL');
+  b.callcenter('bridge-agent-start', { ...cc, 'CC-Agent': '1004@default', 'CC-Agent-UUID': l4, 'CC-Agent-System': 'single_box' }, l4);
+  b.bridge(member, l4);
+  b.hangup(member);
+  b.callcenter('bridge-agent-end', { ...cc, 'CC-Agent': '1004@default', 'CC-Agent-UUID': l4, 'CC-Hangup-Cause': 'NORMAL_CLEARING' }, l4);
+  b.hangup(l4);
+  b.callcenter('member-queue-end', { ...cc, 'CC-Agent': '1004@default', 'CC-Cause': 'Terminated' }, member);
+  return { events: b.events, callId: member };
+}
+
+/**
+ * Attended transfer: 1001 answers, presses the att_xfer key binding; `att_xfer user/1002@cti.test`
+ * originates a consult leg from 1001's own leg; 1002 answers, 1001 hangs up and the caller is
+ * bridged to 1002.
+ */
+export function attendedTransferScenario(): { events: EslEvent[]; callId: string } {
+  const b = new ScenarioBuilder();
+  const trunk = 'c0000000-0000-4000-8000-000000000001';
+  const caller = { number: '+4940111222', name: 'Jürgen Müller' };
+  b.channel(trunkLeg(trunk, caller, '+494055551001'));
+  b.emit('CHANNEL_CREATE', trunk);
+  const l1 = 'c0000000-0000-4000-8000-000000001001';
+  b.channel(agentLeg(l1, '1001', trunk, caller));
+  b.emit('CHANNEL_CREATE', l1).emit('CHANNEL_PROGRESS', l1).emit('CHANNEL_ANSWER', l1);
+  b.emit('CHANNEL_ANSWER', trunk).bridge(trunk, l1);
+  // att_xfer runs on 1001's leg: its B-leg is the consult call to 1002.
+  const l2 = 'c0000000-0000-4000-8000-000000001002';
+  b.channel(agentLeg(l2, '1002', l1, caller, { variable_transfer_disposition: 'attended' }));
+  b.emit('CHANNEL_CREATE', l2).emit('CHANNEL_PROGRESS', l2).emit('CHANNEL_ANSWER', l2);
+  b.bridge(l1, l2);
+  b.hangup(l1);
+  b.bridge(trunk, l2);
+  b.hangup(trunk);
+  b.hangup(l2);
+  return { events: b.events, callId: trunk };
+}
+
+/** A withheld number from a SIP trunk: number `anonymous`, privacy flags set. */
+export function anonymousScenario(): { events: EslEvent[]; callId: string } {
+  const b = new ScenarioBuilder();
+  const trunk = 'd0000000-0000-4000-8000-000000000001';
+  const caller = { number: 'anonymous', name: 'Anonymous' };
+  b.channel(trunkLeg(trunk, caller, '+494055551001', true));
+  b.emit('CHANNEL_CREATE', trunk);
+  const l1 = 'd0000000-0000-4000-8000-000000001001';
+  b.channel(agentLeg(l1, '1001', trunk, caller, {}, true));
+  b.emit('CHANNEL_CREATE', l1).emit('CHANNEL_PROGRESS', l1).emit('CHANNEL_ANSWER', l1);
+  b.hangup(trunk);
+  b.hangup(l1);
+  return { events: b.events, callId: trunk };
+}
+
+/** Agent 1001 dials +4940998877 from the desk phone (`sofia/internal`, inbound to FreeSWITCH). */
+export function agentDialoutScenario(): { events: EslEvent[]; callId: string } {
+  const b = new ScenarioBuilder();
+  const phone = 'e0000000-0000-4000-8000-000000001001';
+  b.channel({
+    uuid: phone,
+    name: `sofia/internal/1001@${DOMAIN}`,
+    direction: 'inbound',
+    context: 'default',
+    callerNumber: '1001',
+    callerName: 'Agent 1001',
+    destination: '+4940998877',
+    presenceId: `1001@${DOMAIN}`,
+    variables: { variable_user_name: '1001', variable_domain_name: DOMAIN, variable_effective_caller_id_name: 'Agent 1001', variable_effective_caller_id_number: '1001' },
+  });
+  b.emit('CHANNEL_CREATE', phone);
+  const out = 'e0000000-0000-4000-8000-000000000002';
+  b.channel({
+    uuid: out,
+    name: 'sofia/gateway/pstn/+4940998877',
+    direction: 'outbound',
+    context: 'default',
+    callerNumber: '+494055551001',
+    callerName: 'ACME Hotline',
+    destination: '+4940998877',
+    originator: phone,
+  });
+  b.emit('CHANNEL_CREATE', out).emit('CHANNEL_PROGRESS_MEDIA', out).emit('CHANNEL_ANSWER', out);
+  b.emit('CHANNEL_ANSWER', phone).bridge(phone, out);
+  b.hangup(out);
+  b.hangup(phone);
+  return { events: b.events, callId: phone };
+}
+
+/**
+ * Two calls across a reconnect. Before the drop: call A (to 1001) answered, call B (to 1002)
+ * ringing, call C (to 1003) ringing. While disconnected, C is abandoned. After the
+ * reconnect `show channels as json` lists A and B; then A and B end.
+ */
+export function reconnectScenario(): {
+  before: EslEvent[];
+  channels: { row_count: number; rows?: ShowChannelsRow[] };
+  after: EslEvent[];
+  calls: { a: string; b: string; c: string };
+} {
+  const b = new ScenarioBuilder();
+  const ta = 'f0000000-0000-4000-8000-00000000000a';
+  const tb = 'f0000000-0000-4000-8000-00000000000b';
+  const tc = 'f0000000-0000-4000-8000-00000000000c';
+  const la = 'f0000000-0000-4000-8000-00000000100a';
+  const lb = 'f0000000-0000-4000-8000-00000000100b';
+  const lc = 'f0000000-0000-4000-8000-00000000100c';
+  const ca = { number: '+4930111111', name: 'Anna A' };
+  const cb = { number: '+4930222222', name: 'Bernd B' };
+  const cc = { number: '+4930333333', name: 'Clara C' };
+  b.channel(trunkLeg(ta, ca, '+494055551001'));
+  b.channel(trunkLeg(tb, cb, '+494055551002'));
+  b.channel(trunkLeg(tc, cc, '+494055551003'));
+  b.channel(agentLeg(la, '1001', ta, ca));
+  b.channel(agentLeg(lb, '1002', tb, cb));
+  b.channel(agentLeg(lc, '1003', tc, cc));
+  b.emit('CHANNEL_CREATE', ta).emit('CHANNEL_CREATE', la).emit('CHANNEL_PROGRESS', la).emit('CHANNEL_ANSWER', la);
+  b.emit('CHANNEL_ANSWER', ta).bridge(ta, la);
+  b.emit('CHANNEL_CREATE', tb).emit('CHANNEL_CREATE', lb).emit('CHANNEL_PROGRESS', lb);
+  b.emit('CHANNEL_CREATE', tc).emit('CHANNEL_CREATE', lc).emit('CHANNEL_PROGRESS', lc);
+  const before = b.events.splice(0);
+  // (link down: C is abandoned; nobody hears about it)
+  const channels = b.showChannels([ta, la, tb, lb]);
+  b.emit('CHANNEL_ANSWER', lb);
+  b.emit('CHANNEL_ANSWER', tb).bridge(tb, lb);
+  b.hangup(ta);
+  b.hangup(la);
+  b.hangup(tb);
+  b.hangup(lb);
+  const after = b.events.splice(0);
+  return { before, channels, after, calls: { a: ta, b: tb, c: tc } };
+}

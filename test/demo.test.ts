@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { TestAgentClient } from './helpers/ws-client.js';
+
+/** Everything a child prints on stdout, with a bounded wait for a pattern. */
+class Output {
+  private text = '';
+  constructor(child: ChildProcess) {
+    child.stdout?.on('data', (chunk: Buffer) => (this.text += chunk.toString()));
+  }
+
+  async waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const match = pattern.exec(this.text);
+      if (match) return match;
+      if (Date.now() > until) throw new Error(`no ${pattern} in demo output within ${timeoutMs} ms:\n${this.text}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+describe('callpop demo', () => {
+  let child: ChildProcess | undefined;
+
+  afterEach(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('plays a simulated call whose pop reaches the agent page\'s WebSocket, and stops cleanly on Ctrl-C', async () => {
+    child = spawn(process.execPath, ['bin/callpop', 'demo', '--port', '0', '--interval', '300', '--calls', '3'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
+    const output = new Output(child);
+    const [, port, token, agents] = await output.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/\?token=([0-9a-f]+)&agents=([0-9,]+)/, 20_000);
+    const crm = await output.waitFor(/Sample CRM:\s+(\S+)/, 5000);
+    assert.ok(existsSync(crm[1]!), 'the sample CRM was created');
+
+    const agent = await TestAgentClient.subscribed(`ws://127.0.0.1:${port}/ws`, token!, agents!.split(','));
+    const pop = await agent.next((m) => m.type === 'pop', 15_000);
+    assert.equal(pop.agent, '1001');
+    assert.equal((pop.fields as { name: string }).name, 'Erika Mustermann');
+    agent.close();
+
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.equal(existsSync(crm[1]!), false, 'the demo removes its temporary files');
+  });
+});
