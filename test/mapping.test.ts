@@ -346,6 +346,20 @@ describe('mapping: masking by role', () => {
   });
 });
 
+describe('mapping: hidden groups', () => {
+  it('drops a whole group, and links to its paths, for a role it is hidden from', async () => {
+    const m = compileMapping(
+      one({ name: 'first_name', billing: { hide_from: ['agent'], group: { iban: 'iban' } } }, {}, { links: { bank: 'https://bank.example/{iban}' } }),
+      { file: 'c.yaml' },
+    );
+    const rec: CustomerRecord = { first_name: 'Ann', iban: 'DE89370400440532013000' };
+    assert.deepEqual(await m.render({ ...ctx(rec), role: 'agent' }), { template: 'default', fields: { name: 'Ann' }, links: {} });
+    const lead = await m.render({ ...ctx(rec), role: 'supervisor' });
+    assert.deepEqual(lead.fields.billing, { iban: 'DE89370400440532013000' });
+    assert.equal(lead.links.bank, 'https://bank.example/DE89370400440532013000');
+  });
+});
+
 describe('mapping: links and labels', () => {
   it('fills a link from the record and URL-encodes every value', async () => {
     const m = compileMapping(one({ name: 'first_name' }, {}, { links: { crm_url: 'https://crm.example.com/customers/{id}?q={last_name}' } }), { file: 'c.yaml' });

@@ -37,9 +37,10 @@ export function demoConfig(s: DemoSettings): Record<string, unknown> {
           name: 'default',
           label: '{first_name} {last_name} ({company})',
           fields: {
-            name: { expr: "$join([first_name, last_name], ' ')", default: 'Unknown caller' },
+            // No CRM match: fall back to the name the PBX presented (shown as text, never code).
+            name: { expr: "$exists(first_name) ? $join([first_name, last_name], ' ') : $call.caller.name" },
             company: 'company',
-            tier: { expr: "$table('tiers', tier)", default: '' },
+            tier: { expr: "$table('tiers', tier)" },
             city: 'city',
             email: { path: 'email', mask: 'email', mask_for: ['trainee'] },
             notes: { path: 'notes', when: "notes != ''" },

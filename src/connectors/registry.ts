@@ -81,7 +81,12 @@ export class ConnectorRegistry {
     if (errors.length > 0) {
       throw new CallpopError('CALLPOP_CONNECTOR_CONFIG', errors.map((e) => formatError(path, e)).join('; '));
     }
-    return await def.create(Object.freeze(config), ctx);
+    try {
+      return await def.create(Object.freeze(config), ctx);
+    } catch (err) {
+      if (err instanceof CallpopError) throw err;
+      throw new CallpopError('CALLPOP_CONNECTOR_FAILED', `${path}: the ${block.type} connector could not start: ${describeError(err)}`);
+    }
   }
 
   private check(def: ConnectorDefinition<any>, block: Record<string, unknown>): { config: Record<string, unknown>; errors: ErrorObject[] } {

@@ -93,7 +93,7 @@ const PAGE = `<!doctype html>
     top.appendChild(state);
     card.appendChild(top);
     var party = m.direction === 'outbound' ? m.callee : m.caller;
-    var name = m.fields && m.fields.name ? m.fields.name : (party && party.name) || (m.anonymous ? 'Withheld number' : 'Unknown caller');
+    var name = m.anonymous ? 'Withheld number' : (m.fields && m.fields.name) || (party && party.name) || 'Unknown caller';
     card.appendChild(el('div', 'caller', name));
     card.appendChild(el('div', 'number', m.anonymous ? 'number withheld' : (party && party.number) || ''));
     if (m.pending) card.appendChild(el('span', 'badge pending', 'looking up\\u2026'));
@@ -101,7 +101,8 @@ const PAGE = `<!doctype html>
     if (m.matches && m.matches.length > 1) card.appendChild(el('div', 'note', (m.matches.length - 1) + ' other customer(s) share this number'));
     var dl = el('dl');
     Object.keys(m.fields || {}).forEach(function (k) {
-      if (k === 'name') return;
+      var value = m.fields[k];
+      if (k === 'name' || value === null || value === '' || (Array.isArray(value) && value.length === 0)) return;
       dl.appendChild(el('dt', null, k));
       dl.appendChild(el('dd', null, show(m.fields[k])));
     });

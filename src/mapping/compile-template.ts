@@ -1,7 +1,7 @@
 import type { CustomerMatch, FieldValue } from '../model/customer.js';
 import type { PopPayload } from '../model/pop.js';
 import { popBindings } from './call-bindings.js';
-import { compileExpression, type CompiledExpression, type ExpressionBindings, type ExpressionEnv } from './compile-expression.js';
+import { compileExpression, type ExpressionBindings, type ExpressionEnv } from './compile-expression.js';
 import { checkKeys, isPlainObject, readStringList, type ConfigSite } from './config-site.js';
 import { isMissing, isTruthy, toFieldValue, withoutNulls } from './field-value.js';
 import { compileLink, compilePlaceholders, encodeForUrl, fillLabel, type PlaceholderTemplate } from './links.js';
@@ -43,8 +43,6 @@ type Rendered = FieldValue | undefined;
 
 interface CompiledField {
   readonly name: string;
-  /** Dotted name for logs (`vip.since`, `orders[].total`). */
-  readonly trail: string;
   readonly protection: Protection;
   /** Never throws: a failure is reported and the field is left out. */
   render(scope: Scope): Rendered | Promise<Rendered>;
@@ -71,7 +69,10 @@ export function compileTemplate(site: ConfigSite, config: Record<string, unknown
 
   // Paths of masked or hidden fields, so links and labels cannot leak them.
   const protectedPaths = new Map<string, Protection[]>();
-  const fields = compileFields(site.key('fields'), config.fields, env, 1, '', protectedPaths);
+  const protect: Protect = (key, p) => {
+    if (p.mask !== undefined || p.hideFrom !== undefined) protectedPaths.set(key, [...(protectedPaths.get(key) ?? []), p]);
+  };
+  const fields = compileFields(site.key('fields'), config.fields, env, 1, '', protect);
 
   const links: { name: string; url: PlaceholderTemplate; guards: Protection[] }[] = [];
   if (config.links !== undefined) {
@@ -123,6 +124,12 @@ export function compileTemplate(site: ConfigSite, config: Record<string, unknown
   };
 }
 
+/**
+ * Records that a record path is shown under a protection. Undefined inside list items, whose
+ * paths read the item, not the record that links and labels read.
+ */
+type Protect = ((pathKey: string, protection: Protection) => void) | undefined;
+
 function pathKey(path: string): string {
   const steps = parseRecordPath(path);
   return typeof steps === 'string' ? path : JSON.stringify(steps);
@@ -151,13 +158,13 @@ function compileFields(
   env: TemplateEnv,
   depth: number,
   trail: string,
-  protectedPaths: Map<string, Protection[]> | undefined,
+  protect: Protect,
 ): CompiledField[] {
   if (!isPlainObject(config) || Object.keys(config).length === 0) site.fail('must be a map of field name to field (at least one)');
   return Object.entries(config).map(([name, spec]) => {
     const fieldSite = site.key(name);
     if (!fieldNameRe.test(name) || RESERVED_NAMES.has(name)) fieldSite.fail(`field name must match ${FIELD_NAME_PATTERN}`);
-    return compileField(fieldSite, name, spec, env, depth, trail === '' ? name : `${trail}.${name}`, protectedPaths);
+    return compileField(fieldSite, name, spec, env, depth, trail === '' ? name : `${trail}.${name}`, protect);
   });
 }
 
@@ -167,8 +174,9 @@ function compileField(
   spec: unknown,
   env: TemplateEnv,
   depth: number,
+  /** Dotted name for logs (`vip.since`, `orders[].total`). */
   trail: string,
-  protectedPaths: Map<string, Protection[]> | undefined,
+  protect: Protect,
 ): CompiledField {
   const obj: Record<string, unknown> = typeof spec === 'string' ? { path: spec } : isPlainObject(spec) ? spec : site.fail('must be a record path (text) or a map with one of path, value, expr, group, list');
   const kinds = KINDS.filter((k) => obj[k] !== undefined);
@@ -187,10 +195,7 @@ function compileField(
   switch (kind) {
     case 'path': {
       const path = compilePath(typeof spec === 'string' ? site : site.key('path'), obj.path);
-      if (protectedPaths !== undefined && (protection.mask !== undefined || protection.hideFrom !== undefined)) {
-        const key = JSON.stringify(path);
-        protectedPaths.set(key, [...(protectedPaths.get(key) ?? []), protection]);
-      }
+      protect?.(JSON.stringify(path), protection);
       produce = (scope) => finishLeaf(readPath(scope.root, path), scope, limit, fallback, protection);
       break;
     }
@@ -205,7 +210,16 @@ function compileField(
       break;
     }
     case 'group': {
-      const children = compileFields(site.key('group'), obj.group, env, depth + 1, trail, protectedPaths);
+      // A group hidden from a role hides every path inside it from that role's links too.
+      const groupHide = protection.hideFrom;
+      const inner: Protect =
+        protect === undefined || groupHide === undefined
+          ? protect
+          : (key, p) => {
+              protect(key, p);
+              protect(key, { hideFrom: groupHide });
+            };
+      const children = compileFields(site.key('group'), obj.group, env, depth + 1, trail, inner);
       produce = async (scope) => {
         const out = await renderFields(children, scope);
         return Object.keys(out).length === 0 ? undefined : out;
@@ -225,7 +239,7 @@ function compileField(
       return failed(scope, trail, err);
     }
   };
-  return { name, trail, protection, render };
+  return { name, protection, render };
 }
 
 /** Applies `fn` now if `value` is already there, else when it arrives: sync fields stay sync. */
