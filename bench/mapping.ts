@@ -141,7 +141,7 @@ export async function run(): Promise<BenchResult[]> {
   const pathRate = await measure(paths, 2500);
   return [
     {
-      name: `mapping: render a ${fieldCount}-field pop (paths, 9 expressions, table, mask, list, group)`,
+      name: `mapping: render a ${fieldCount}-field pop (paths, 8 expressions, a condition, table, masks, list, group)`,
       value: Math.round(mixedRate),
       unit: 'pops/s',
       reference: { name: `the same ${fieldCount} fields as plain paths`, value: Math.round(pathRate), unit: 'pops/s' },

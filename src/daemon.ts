@@ -42,6 +42,11 @@ export async function createConnectors(config: Config, registry: ConnectorRegist
   return connectors;
 }
 
+/** Bound on open pops remembered for `pick` (one per ringing agent leg). */
+const MAX_OPEN_POPS = 50_000;
+/** How long after a call ends its agent may still pick another customer (wrap-up). */
+const PICK_WINDOW_MS = 10 * 60_000;
+
 const EMPTY_LOOKUP = (number: string): LookupResult => ({ number, candidates: [], matches: [], errors: [], pending: false });
 
 /**
@@ -60,6 +65,11 @@ export class Daemon {
   /** Per-call promise chains: a call's events are handled in order even though lookups are async. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly roles: string[];
+  /**
+   * Pops by (pbx, call, agent), so an agent's `pick` can re-render one; kept for a wrap-up
+   * window after the call ends, since agents often identify the customer while talking.
+   */
+  private readonly popped = new Map<string, { event: CallEvent; lookup?: Promise<LookupResult>; closedAt?: number }>();
   private sweepTimer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -88,7 +98,7 @@ export class Daemon {
       retryMaxMs: config.store.writeback.retry_max_ms,
       timeoutMs: config.store.writeback.timeout_ms,
     });
-    this.hub = new HubServer({ config: config.hub, logger: logger.child({ stage: 'hub' }), routes: [this.healthRoute, this.metricsRoute, this.cacheRoute] });
+    this.hub = new HubServer({ config: config.hub, logger: logger.child({ stage: 'hub' }), routes: [this.healthRoute, this.metricsRoute, this.cacheRoute], onPick: (pick) => this.onPick(pick) });
     for (const entry of config.pbx) {
       const definition = definitions.find((d) => d.type === entry.type);
       if (!definition) throw new Error(`no adapter for PBX type ${entry.type}`);
@@ -211,12 +221,18 @@ export class Daemon {
 
   private async handle(event: CallEvent): Promise<void> {
     this.journal.record(event);
+    const poppedKey = `${event.pbxId}\u0000${event.callId}\u0000${event.agent.extension}`;
     if (event.kind !== 'ringing' && event.kind !== 'dialing') {
+      const popped = this.popped.get(poppedKey);
+      if (popped && event.kind !== 'answered') popped.closedAt = Date.now();
       this.hub.publish(callStateMessage(event));
       return;
     }
+    this.rememberPop(poppedKey, event);
     const started = performance.now();
     const lookup = this.lookupFor(event);
+    const popped = this.popped.get(poppedKey);
+    if (popped) popped.lookup = lookup;
     const result = await lookup;
     await this.publishPop('pop', event, result);
     this.metrics.popLatency.observe((performance.now() - started) / 1000);
@@ -256,14 +272,43 @@ export class Daemon {
     return first;
   }
 
-  private async publishPop(type: 'pop' | 'update', event: CallEvent, result: LookupResult): Promise<void> {
-    const best = result.matches[0] ?? null;
-    const template = this.mapping.select({ call: event, lookup: result, match: best });
-    const matches = result.matches.map((m) => ({ source: m.source, ...(m.id !== undefined ? { id: m.id } : {}), label: this.mapping.label(m, template) }));
+  private rememberPop(key: string, event: CallEvent): void {
+    this.popped.delete(key);
+    this.popped.set(key, { event });
+    // Oldest first: drop closed pops past the wrap-up window, and anything past the bound.
+    const cutoff = Date.now() - PICK_WINDOW_MS;
+    for (const [k, p] of this.popped) {
+      if (this.popped.size <= MAX_OPEN_POPS && !(p.closedAt !== undefined && p.closedAt < cutoff)) break;
+      this.popped.delete(k);
+    }
+  }
+
+  /**
+   * The agent chose another customer of a shared number: re-render their pop with it, and
+   * log the call against that customer if its record is not written yet.
+   */
+  private async onPick(pick: { pbx: string; callId: string; agent: string; index: number }): Promise<void> {
+    const popped = this.popped.get(`${pick.pbx}\u0000${pick.callId}\u0000${pick.agent}`);
+    const lookup = this.journal.lookupFor(pick.pbx, pick.callId) ?? popped?.lookup;
+    if (!popped || !lookup || (popped.closedAt !== undefined && popped.closedAt < Date.now() - PICK_WINDOW_MS)) {
+      throw new Error(`no pop for call ${pick.callId} and agent ${pick.agent} (closed more than ${PICK_WINDOW_MS / 60000} minutes ago, or never shown)`);
+    }
+    const result = await lookup;
+    if (pick.index >= result.matches.length) throw new Error(`call ${pick.callId} has ${result.matches.length} match(es); index ${pick.index} does not exist`);
+    this.journal.select(pick.pbx, pick.callId, pick.index);
+    await this.publishPop('update', popped.event, result, pick.index);
+  }
+
+  private async publishPop(type: 'pop' | 'update', event: CallEvent, result: LookupResult, selected = 0): Promise<void> {
+    const match = result.matches[selected] ?? null;
+    // Rendered once per agent role: templates may be chosen by role, and masking differs by role.
     const byRole = new Map<string, Unstamped<AgentMessage>>();
     for (const role of this.roles) {
-      const payload = await this.mapping.render({ call: event, lookup: result, match: best, role }, template);
-      byRole.set(role, popMessage(type, event, result, payload, matches) as Unstamped<AgentMessage>);
+      const ctx = { call: event, lookup: result, match, role };
+      const template = this.mapping.select(ctx);
+      const payload = await this.mapping.render(ctx, template);
+      const matches = result.matches.map((m) => ({ source: m.source, ...(m.id !== undefined ? { id: m.id } : {}), label: this.mapping.label(m, template) }));
+      byRole.set(role, popMessage(type, event, result, payload, matches, selected) as Unstamped<AgentMessage>);
     }
     const fallback = byRole.get(this.roles[0] ?? 'agent');
     if (fallback) this.hub.publish(fallback, byRole);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
+import Database from 'better-sqlite3';
 import { runCheck } from '../src/cli/check-command.js';
 import { inboundAnsweredCall, scenarioBytes } from '../src/sim/ami-scenarios.js';
 import { AmiSimulator } from '../src/sim/ami-simulator.js';
@@ -102,6 +103,33 @@ describe('end to end: an Asterisk call pops on the agent\'s WebSocket', () => {
     const next = await agent.next((m) => m.type === 'pop' && (m.caller as { number: string }).number === '+4930123456');
     assert.equal((next.fields as { account_id: string }).account_id, 'C-1001');
     agent.close();
+  });
+
+  it('shows the best of several customers on a shared line, and re-renders with the one the agent picks', async () => {
+    const db = new Database(join(harness.dir, 'crm.sqlite'));
+    db.prepare("INSERT INTO customers VALUES ('C-2001', 'Lena', 'Mustermann', 'Mustermann GmbH', '+4930123456', 'lena@mustermann.example', 'Gold', 'Berlin', '')").run();
+    db.close();
+    const agent = await harness.agent(['1001']);
+    await sim.replayCapture(FIXTURE);
+    const pop = await agent.next((m) => m.type === 'pop');
+    const matches = pop.matches as { id: string }[];
+    assert.deepEqual(matches.map((m) => m.id).sort(), ['C-1001', 'C-2001']);
+    assert.equal(pop.selected, 0);
+    assert.equal((pop.fields as { account_id: string }).account_id, matches[0]!.id);
+
+    agent.send({ type: 'pick', pbx: pop.pbx, callId: pop.callId, agent: '1001', index: 1 });
+    const update = await agent.next((m) => m.type === 'update');
+    assert.equal(update.selected, 1);
+    assert.equal((update.fields as { account_id: string }).account_id, matches[1]!.id);
+    assertProtocol(update);
+
+    agent.send({ type: 'pick', pbx: pop.pbx, callId: pop.callId, agent: '1001', index: 5 });
+    const error = await agent.next((m) => m.type === 'error');
+    assert.match(String(error.message), /index 5 does not exist/);
+    agent.close();
+
+    const logged = await eventually(() => harness.crmCallLog()[0], 15_000, 'the call in the CRM call_log');
+    assert.equal(logged.customer_id, matches[1]!.id, 'the call is logged against the customer the agent picked');
   });
 
   it('survives a malformed AMI frame and still pops the next call', async () => {

@@ -32,7 +32,7 @@ function pop(agent: string, callId: string, name = 'Erika Mustermann'): Unstampe
     type: 'pop', callId, pbx: 'main', agent, direction: 'inbound',
     caller: { number: '+4930123456', name }, callee: { number: agent, name: null },
     anonymous: false, queue: null, did: null, transferredFrom: null, pending: false,
-    template: 'default', fields: { name }, links: {}, matches: [], at: 1,
+    template: 'default', fields: { name }, links: {}, matches: [], selected: 0, at: 1,
   };
 }
 

@@ -182,9 +182,11 @@ describe('mapping: fields', () => {
 
   it('caps every list at max_list_items even without a limit', async () => {
     const orders = Array.from({ length: 20 }, (_, i) => ({ no: i }));
-    const f = await fieldsOf({ all: { list: 'orders' }, mapped: { expr: 'orders.no', limit: 3 } }, { orders }, { max_list_items: 5 });
+    const f = await fieldsOf({ all: { list: 'orders' }, mapped: { expr: 'orders.no', limit: 3 }, raw: { expr: 'orders.no' }, path: 'orders' }, { orders }, { max_list_items: 5 });
     assert.equal((f.all as unknown[]).length, 5);
     assert.deepEqual(f.mapped, [0, 1, 2]);
+    assert.deepEqual(f.raw, [0, 1, 2, 3, 4]);
+    assert.equal((f.path as unknown[]).length, 5);
   });
 
   it('treats a single object where a list was expected as a list of one', async () => {

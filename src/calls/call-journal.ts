@@ -21,6 +21,8 @@ interface JournalEntry {
   liveLegs: Set<string>;
   transferPending: boolean;
   lookup?: Promise<LookupResult>;
+  /** Index of the match the agent picked on a shared line (default the best, 0). */
+  selected: number;
   finishTimer?: NodeJS.Timeout;
 }
 
@@ -56,6 +58,12 @@ export class CallJournal {
     if (entry) entry.lookup = lookup;
   }
 
+  /** The agent picked another customer of a shared number: the call is logged against it. */
+  select(pbxId: string, callId: string, index: number): void {
+    const entry = this.entries.get(key(pbxId, callId));
+    if (entry) entry.selected = index;
+  }
+
   record(event: CallEvent): void {
     const k = key(event.pbxId, event.callId);
     let entry = this.entries.get(k);
@@ -76,6 +84,7 @@ export class CallJournal {
         lastAgent: event.agent.extension,
         liveLegs: new Set(),
         transferPending: false,
+        selected: 0,
       };
       this.entries.set(k, entry);
     }
@@ -142,7 +151,7 @@ export class CallJournal {
     if (!entry.lookup) return finish(null);
     entry.lookup.then(
       (result) => {
-        const best = result.matches[0];
+        const best = result.matches[entry.selected] ?? result.matches[0];
         finish(best ? { source: best.source, ...(best.id !== undefined ? { id: best.id } : {}) } : null);
       },
       () => finish(null),

@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
   type AgentMessage,
   type ClientMessage,
+  type PickMessage,
   type Unstamped,
 } from './protocol.js';
 import { allowsAgent, TokenAuth } from './token-auth.js';
@@ -19,10 +20,14 @@ import { allowsAgent, TokenAuth } from './token-auth.js';
 /** Extra HTTP routes (health, metrics, admin) the daemon mounts beside the WebSocket. */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse, auth: TokenAuth) => boolean | Promise<boolean>;
 
+/** Handles an agent's `pick`; rejects with a message for the client when it cannot be done. */
+export type PickHandler = (pick: PickMessage) => Promise<void>;
+
 export interface HubServerOptions {
   config: HubConfig;
   logger: Logger;
   routes?: HttpRoute[];
+  onPick?: PickHandler;
 }
 
 // WebSocket close codes (4000-4999 are the application's own; documented in docs/protocol.md).
@@ -181,7 +186,7 @@ export class HubServer {
       const parsed = JSON.parse(data.toString()) as unknown;
       const type = (parsed as { type?: unknown } | null)?.type;
       const validate = typeof type === 'string' ? this.validators[type] : undefined;
-      if (!validate) throw new Error(`unknown message type ${JSON.stringify(type)}; expected hello, subscribe or ack`);
+      if (!validate) throw new Error(`unknown message type ${JSON.stringify(type)}; expected hello, subscribe, ack or pick`);
       if (!validate(parsed)) {
         const e = validate.errors?.[0];
         throw new Error(`${type}${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`);
@@ -195,6 +200,7 @@ export class HubServer {
     const session = conn.session;
     if (!session) return this.reject(conn, CLOSE_AUTH, 'CALLPOP_HUB_AUTH', 'send hello with a token first');
     if (message.type === 'subscribe') return this.onSubscribe(conn, session, message.agents);
+    if (message.type === 'pick') return this.onPickMessage(conn, session, message);
     session.ack(message.seq);
   }
 
@@ -247,6 +253,13 @@ export class HubServer {
       const pops = agent === '*' ? [...this.openPops.values()].flatMap((m) => [...m.values()]) : [...(this.openPops.get(agent)?.values() ?? [])];
       for (const pop of pops) this.deliver(session, pop.byRole.get(session.token.role) ?? pop.fallback);
     }
+  }
+
+  private onPickMessage(conn: Connection, session: HubSession, pick: PickMessage): void {
+    if (!allowsAgent(session.token, pick.agent)) return this.sendError(conn, 'CALLPOP_HUB_AUTH', `this token may not act for agent ${pick.agent}`);
+    const handler = this.options.onPick;
+    if (!handler) return this.sendError(conn, 'CALLPOP_HUB_PROTOCOL', 'pick is not available');
+    handler(pick).catch((err: unknown) => this.sendError(conn, 'CALLPOP_HUB_PROTOCOL', `pick failed: ${(err as Error).message}`));
   }
 
   private trackOpenPop(message: Unstamped<AgentMessage>, fallback: string, byRole: Map<string, string>): void {

@@ -10,6 +10,7 @@ export function popMessage(
   lookup: LookupResult,
   payload: PopPayload,
   matches: MatchSummary[],
+  selected = 0,
 ): Unstamped<PopMessage> | Unstamped<Omit<PopMessage, 'type'> & { type: 'update' }> {
   return {
     type,
@@ -28,6 +29,7 @@ export function popMessage(
     fields: payload.fields,
     links: payload.links,
     matches,
+    selected,
     at: call.at,
   };
 }

@@ -30,7 +30,16 @@ export interface AckMessage {
   seq: number;
 }
 
-export type ClientMessage = HelloMessage | SubscribeMessage | AckMessage;
+/** The agent chose another of the customers a shared number matched (`pop.matches[index]`). */
+export interface PickMessage {
+  type: 'pick';
+  pbx: string;
+  callId: string;
+  agent: string;
+  index: number;
+}
+
+export type ClientMessage = HelloMessage | SubscribeMessage | AckMessage | PickMessage;
 
 const agentList = { type: 'array', minItems: 1, maxItems: 500, items: { type: 'string', minLength: 1, maxLength: 64 } };
 
@@ -63,6 +72,18 @@ export const clientMessageSchemas: Record<ClientMessage['type'], object> = {
     additionalProperties: false,
     required: ['type', 'seq'],
     properties: { type: { const: 'ack' }, seq: { type: 'integer', minimum: 0 } },
+  },
+  pick: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['type', 'pbx', 'callId', 'agent', 'index'],
+    properties: {
+      type: { const: 'pick' },
+      pbx: { type: 'string', maxLength: 128 },
+      callId: { type: 'string', maxLength: 256 },
+      agent: { type: 'string', minLength: 1, maxLength: 64 },
+      index: { type: 'integer', minimum: 0, maximum: 1000 },
+    },
   },
 };
 
@@ -106,8 +127,10 @@ export interface PopMessage extends Envelope {
   template: string;
   fields: Record<string, FieldValue>;
   links: Record<string, string>;
-  /** Every customer the number matched, best first (the pop shows the first). */
+  /** Every customer the number matched, best first. */
   matches: MatchSummary[];
+  /** Index in `matches` of the customer the fields show (0 unless the agent picked another). */
+  selected: number;
   at: number;
 }
 

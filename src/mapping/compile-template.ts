@@ -189,7 +189,8 @@ function compileField(
   const protection = readProtection(site, obj);
   const when = obj.when === undefined ? undefined : compileExpression(site.key('when'), expectText(site.key('when'), obj.when), env);
   const fallback = readDefault(site, obj);
-  const limit = readLimit(site, obj, env.maxListItems);
+  // Every list value is capped, with or without a `limit` (mapping.max_list_items).
+  const limit = readLimit(site, obj, env.maxListItems) ?? env.maxListItems;
 
   let produce: (scope: Scope) => Rendered | Promise<Rendered>;
   switch (kind) {
@@ -227,7 +228,7 @@ function compileField(
       break;
     }
     case 'list':
-      produce = compileList(site, obj, env, depth, trail, limit ?? env.maxListItems, fallback);
+      produce = compileList(site, obj, env, depth, trail, limit, fallback);
       break;
   }
 
@@ -252,9 +253,9 @@ function failed(scope: Scope, trail: string, err: unknown): undefined {
   return undefined;
 }
 
-function finishLeaf(raw: unknown, scope: Scope, limit: number | undefined, fallback: FieldValue | undefined, protection: Protection): Rendered {
+function finishLeaf(raw: unknown, scope: Scope, limit: number, fallback: FieldValue | undefined, protection: Protection): Rendered {
   let value = toFieldValue(raw);
-  if (Array.isArray(value) && limit !== undefined && value.length > limit) value = value.slice(0, limit);
+  if (Array.isArray(value) && value.length > limit) value = value.slice(0, limit);
   if (isMissing(value)) {
     if (fallback === undefined) return undefined;
     value = typeof fallback === 'object' && fallback !== null ? toFieldValue(fallback) : fallback; // copy: pops never share objects
