@@ -190,6 +190,18 @@ describe('WebSocket hub', () => {
     raw.destroy();
   });
 
+  it('keeps sessions bounded when a client reconnects in a loop without resuming', async () => {
+    await hub.close();
+    hub = new HubServer({ config: hubConfig({ max_connections: 5 }), logger: silentLogger });
+    url = `ws://127.0.0.1:${await hub.listen()}/ws`;
+    for (let i = 0; i < 30; i++) {
+      const client = await TestAgentClient.subscribed(url, 'token-alice-1001', ['1001']);
+      client.close();
+      await client.closed();
+    }
+    assert.ok(hub.sessionCount <= 10, `${hub.sessionCount} sessions kept`);
+  });
+
   it('serves the agent page, which never writes caller data as HTML', async () => {
     const res = await fetch(`http://127.0.0.1:${hub.port}/`);
     const html = await res.text();

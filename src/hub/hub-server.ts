@@ -120,6 +120,11 @@ export class HubServer {
     return this.connections.size;
   }
 
+  /** Sessions kept, live or detached awaiting `resume` (bounded by 2 x max_connections). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
   /**
    * Delivers a pop/update/call message to every session subscribed to `message.agent`.
    * `byRole` holds variants rendered per agent role (masking differs by role); a session
@@ -224,6 +229,7 @@ export class HubServer {
     const resumed = session !== undefined;
     if (!session) {
       this.sweepSessions();
+      this.evictDetachedSessions();
       session = new HubSession(randomUUID(), token, this.options.config.replay_max_messages);
       this.sessions.set(session.id, session);
     }
@@ -322,17 +328,33 @@ export class HubServer {
     this.sweepSessions();
   }
 
+  /**
+   * Keeps sessions (live plus detached, kept for resume) at twice `max_connections`: a client
+   * reconnecting in a loop without `resume` must not pile up sessions for the replay window.
+   */
+  private evictDetachedSessions(): void {
+    const limit = this.options.config.max_connections * 2;
+    for (const session of this.sessions.values()) {
+      if (this.sessions.size < limit) return;
+      if (!session.socket) this.forget(session);
+    }
+  }
+
+  private forget(session: HubSession): void {
+    this.sessions.delete(session.id);
+    for (const agent of session.agents) {
+      const set = this.subscribers.get(agent);
+      set?.delete(session);
+      if (set?.size === 0) this.subscribers.delete(agent);
+    }
+  }
+
   /** Forgets sessions detached longer than the replay window (bounded memory). */
   private sweepSessions(): void {
     const cutoff = Date.now() - this.options.config.replay_window_ms;
     for (const session of this.sessions.values()) {
       if (session.socket || session.detachedAt > cutoff) continue;
-      this.sessions.delete(session.id);
-      for (const agent of session.agents) {
-        const set = this.subscribers.get(agent);
-        set?.delete(session);
-        if (set?.size === 0) this.subscribers.delete(agent);
-      }
+      this.forget(session);
     }
   }
 

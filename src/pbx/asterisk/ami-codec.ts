@@ -125,7 +125,9 @@ export class AmiDecoder {
       out.push({ type: 'malformed', line: data.slice(start, Math.min(end, start + this.maxReportedLine)) });
       return;
     }
-    const key = data.slice(start, colon).trim();
+    let key = data.slice(start, colon);
+    // Keys never carry spaces on the wire; trim only when a sloppy peer added some.
+    if (key.charCodeAt(0) === 32 || key.charCodeAt(key.length - 1) === 32) key = key.trim();
     if (key.length === 0) {
       out.push({ type: 'malformed', line: data.slice(start, Math.min(end, start + this.maxReportedLine)) });
       return;
