@@ -266,8 +266,9 @@ export class EslDecoder {
 
   private decodeJsonEvent(body: Buffer, out: EslMessage[]): EslEvent | null {
     let parsed: unknown;
+    const text = body.toString('utf8');
     try {
-      parsed = JSON.parse(body.toString('utf8'));
+      parsed = JSON.parse(text);
     } catch (err) {
       out.push(this.problem(`ESL JSON event is not valid JSON (${(err as Error).message.slice(0, 80)}); ignored`));
       return null;
@@ -278,7 +279,10 @@ export class EslDecoder {
     }
     const headers = parsed as Record<string, unknown>;
     let eventBody: string | undefined;
-    for (const key in headers) {
+    // FreeSWITCH sends string values only, except arrays (variable_DP_MATCH). Walking ~150
+    // keys per event costs more than this scan, so walk only when a non-string value exists.
+    const mixed = NON_STRING_VALUE.test(text);
+    for (const key in mixed ? headers : EMPTY_OBJECT) {
       const value = headers[key];
       if (typeof value === 'string') continue;
       if (key === '_body') continue;
@@ -316,6 +320,9 @@ export class EslDecoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_OBJECT: Record<string, never> = {};
+/** `":` followed by anything but a quote: a number, boolean, null, array or object value. */
+const NON_STRING_VALUE = /":\s*[^"\s]/;
 
 function parseHeaderBlock(text: string, encoded: boolean, out: EslMessage[], decoder: EslDecoder): Record<string, string> {
   const headers: Record<string, string> = {};
