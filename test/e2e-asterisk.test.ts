@@ -92,6 +92,17 @@ describe('end to end: an Asterisk call pops on the agent\'s WebSocket', () => {
     agent.close();
   });
 
+  it('pops a withheld number clearly marked, without a CRM lookup', async () => {
+    const agent = await harness.agent(['1001']);
+    sim.send(scenarioBytes(inboundAnsweredCall({ callerNumber: null, callerName: null, agent: '1001', seq: 9 })));
+    const pop = await agent.next((m) => m.type === 'pop');
+    assert.equal(pop.anonymous, true);
+    assert.deepEqual(pop.matches, []);
+    const metrics = await (await fetch(`http://127.0.0.1:${harness.port}/metrics`)).text();
+    assert.match(metrics, /callpop_pops_total\{result="anonymous"\} 1/);
+    agent.close();
+  });
+
   it('treats a caller number like \' OR 1=1 -- as data: it matches no customer', async () => {
     const agent = await harness.agent(['1001']);
     sim.send(scenarioBytes(inboundAnsweredCall({ callerNumber: "' OR 1=1 --", callerName: "Robert'); DROP TABLE customers;--", agent: '1001', seq: 8 })));
