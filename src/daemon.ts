@@ -102,7 +102,8 @@ export class Daemon {
     for (const entry of config.pbx) {
       const definition = definitions.find((d) => d.type === entry.type);
       if (!definition) throw new Error(`no adapter for PBX type ${entry.type}`);
-      const adapter = definition.create(entry, { logger: logger.child({ pbx: entry.id }) });
+      // Adapters bind `pbx` to their own child loggers.
+      const adapter = definition.create(entry, { logger });
       this.attach(adapter);
     }
   }

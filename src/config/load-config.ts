@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parseDocument } from 'yaml';
 import { ConnectorRegistry } from '../connectors/registry.js';
@@ -81,6 +81,9 @@ export async function validateConfig(
     if (!definition) return;
     const check = ajv.compile(definition.configSchema);
     if (!check(entry)) problems.push(...formatAjvErrors(check.errors ?? [], `pbx[${i}]`));
+    // Files named in the config are relative to the config file, not to the working directory.
+    const tls = (entry as { tls?: { ca_file?: string } }).tls;
+    if (tls?.ca_file && !isAbsolute(tls.ca_file)) tls.ca_file = resolve(source.baseDir, tls.ca_file);
   });
 
   const registry = options.connectors ?? new ConnectorRegistry();

@@ -1,3 +1,4 @@
+import { limitsSchema, reconnectSchema, type PbxLimitsConfig, type ReconnectConfig } from '../pbx-config-common.js';
 import { CallpopError } from '../../model/errors.js';
 
 /**
@@ -41,15 +42,8 @@ export interface AsteriskConfig {
   /** Per-session `Action: Filter` lines (needs `system` write permission); empty: none. */
   filters: string[];
   agents: AsteriskAgentsConfig;
-  limits: {
-    max_frame_bytes: number;
-    /** Channels the normaliser remembers at once (bounded across lost Hangups). */
-    max_channels: number;
-  };
-  reconnect: {
-    initial_ms: number;
-    max_ms: number;
-  };
+  limits: PbxLimitsConfig;
+  reconnect: ReconnectConfig;
   timeouts: {
     connect_ms: number;
     action_ms: number;
@@ -101,24 +95,8 @@ export const asteriskConfigSchema = {
         pattern: { type: 'string', default: DEFAULT_AGENT_PATTERN },
       },
     },
-    limits: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        max_frame_bytes: { type: 'integer', minimum: 1024, maximum: 16_777_216, default: 65_536 },
-        max_channels: { type: 'integer', minimum: 100, maximum: 10_000_000, default: 100_000 },
-      },
-    },
-    reconnect: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        initial_ms: { type: 'integer', minimum: 10, maximum: 60_000, default: 500 },
-        max_ms: { type: 'integer', minimum: 10, maximum: 3_600_000, default: 30_000 },
-      },
-    },
+    limits: limitsSchema({ maxFrameBytes: 65_536, maxChannels: 100_000, frameBytesRange: [1024, 16_777_216] }),
+    reconnect: reconnectSchema,
     timeouts: {
       type: 'object',
       additionalProperties: false,

@@ -507,7 +507,7 @@ export class AsteriskNormaliser {
     const existing = this.channels.get(uniqueid);
     if (existing) return existing;
     if (this.channels.size >= this.maxChannels) {
-      this.logger.warn({ pbx: this.pbxId, maxChannels: this.maxChannels }, 'AMI channel memory at limits.max_channels, forgetting the oldest (lost Hangups?)');
+      this.logger.warn({ maxChannels: this.maxChannels }, 'AMI channel memory at limits.max_channels, forgetting the oldest (lost Hangups?)');
       this.dropOldest(this.channels);
     }
     const device = deviceOf(channel);

@@ -1,3 +1,4 @@
+import { limitsSchema, reconnectSchema, type PbxLimitsConfig, type ReconnectConfig } from '../pbx-config-common.js';
 /**
  * One `pbx[]` entry with `type: freeswitch`. Validated once at load by ajv (`useDefaults:
  * true`), so every default lives here and the adapter receives a complete, typed block.
@@ -28,10 +29,8 @@ export interface FreeswitchConfig {
   strip_queue_domain: boolean;
   /** Extra ESL `filter` lines sent after subscribing (advanced: a filter hides non-matching events). */
   filters: Array<{ header: string; value: string }>;
-  max_frame_bytes: number;
-  /** Upper bound on channels the normaliser remembers (oldest dropped past it). */
-  max_channels: number;
-  reconnect: { initial_ms: number; max_ms: number };
+  limits: PbxLimitsConfig;
+  reconnect: ReconnectConfig;
   timeouts: { connect_ms: number; auth_ms: number; command_ms: number; idle_ms: number };
 }
 
@@ -78,17 +77,9 @@ export const freeswitchConfigSchema = {
         },
       },
     },
-    max_frame_bytes: { type: 'integer', minimum: 4096, maximum: 268435456, default: 8388608 },
-    max_channels: { type: 'integer', minimum: 100, maximum: 10000000, default: 50000 },
-    reconnect: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        initial_ms: { type: 'integer', minimum: 10, maximum: 60000, default: 500 },
-        max_ms: { type: 'integer', minimum: 100, maximum: 600000, default: 30000 },
-      },
-    },
+    // ESL frames are large (a plain event is ~3 KB, `show channels as json` can be MBs).
+    limits: limitsSchema({ maxFrameBytes: 8_388_608, maxChannels: 50_000, frameBytesRange: [4096, 268_435_456] }),
+    reconnect: reconnectSchema,
     timeouts: {
       type: 'object',
       additionalProperties: false,
@@ -113,9 +104,8 @@ export function withFreeswitchDefaults(partial: Partial<FreeswitchConfig> & Pick
     trunk_contexts: ['public'],
     strip_queue_domain: true,
     filters: [],
-    max_frame_bytes: 8388608,
-    max_channels: 50000,
     ...partial,
+    limits: { max_frame_bytes: 8_388_608, max_channels: 50_000, ...partial.limits },
     agents: { map: {}, pattern: '^user/([^@/]+)$', ...partial.agents },
     reconnect: { initial_ms: 500, max_ms: 30000, ...partial.reconnect },
     timeouts: { connect_ms: 5000, auth_ms: 5000, command_ms: 10000, idle_ms: 65000, ...partial.timeouts },

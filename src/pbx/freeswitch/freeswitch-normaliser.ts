@@ -159,7 +159,7 @@ export class FreeswitchNormaliser {
     } catch {
       // `show channels as json` answers `{"row_count":0}` or, on a very old FreeSWITCH, plain text.
       if (!/^\s*0 total\.?\s*$/.test(showChannelsJson)) {
-        this.logger.warn({ pbx: this.pbxId }, 'show channels as json gave no JSON; resyncing with an empty channel list');
+        this.logger.warn({}, 'show channels as json gave no JSON; resyncing with an empty channel list');
       }
     }
     const seen = new Set<string>();
@@ -662,7 +662,7 @@ export class FreeswitchNormaliser {
   private remember(ch: Channel): void {
     this.channels.set(ch.uuid, ch);
     if (this.channels.size > this.maxChannels) {
-      this.logger.warn({ pbx: this.pbxId, maxChannels: this.maxChannels }, 'FreeSWITCH channels at limit, forgetting the oldest');
+      this.logger.warn({ maxChannels: this.maxChannels }, 'FreeSWITCH channels at limit, forgetting the oldest');
       this.deleteOldest(this.channels);
     }
   }

@@ -50,7 +50,7 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
       pbxId: config.id,
       trunkContexts: config.trunk_contexts,
       stripQueueDomain: config.strip_queue_domain,
-      maxChannels: config.max_channels,
+      maxChannels: config.limits.max_channels,
       logger: this.logger,
     });
     this.esl = new EslConnection(eslConnectionOptions(config, ctx.logger));
@@ -163,7 +163,7 @@ export function eslConnectionOptions(config: FreeswitchConfig, logger: Logger): 
     eventFormat: config.event_format,
     events: FREESWITCH_EVENT_SUBSCRIPTION,
     filters: config.filters,
-    maxFrameBytes: config.max_frame_bytes,
+    maxFrameBytes: config.limits.max_frame_bytes,
     connectTimeoutMs: config.timeouts.connect_ms,
     authTimeoutMs: config.timeouts.auth_ms,
     commandTimeoutMs: config.timeouts.command_ms,
