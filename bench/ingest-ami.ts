@@ -172,7 +172,7 @@ async function overTcpAsteriskManager(text: string, expected: number): Promise<n
 async function reconnectDelay(): Promise<number> {
   const sim = new AmiSimulator({ username: 'bench', secret: 'bench' });
   const port = await sim.listen(0, '127.0.0.1');
-  // Defaults of docs/config/asterisk.yaml: reconnect.initial_ms 500.
+  // Defaults of config.example.yaml: reconnect.initial_ms 500.
   const conn = new AmiConnection({ pbxId: 'bench', host: '127.0.0.1', port, username: 'bench', secret: 'bench', pingIntervalMs: 0 });
   const first = new Promise<void>((r) => conn.once('connected', () => r()));
   conn.start();

@@ -12,8 +12,8 @@ function validator() {
 
 describe('Asterisk config', () => {
   it('accepts the documented example and fills the same defaults as the code', () => {
-    const text = readFileSync(join(process.cwd(), 'docs', 'config', 'asterisk.yaml'), 'utf8').replace('${env:CALLPOP_AMI_SECRET}', 'from-env');
-    const entry = (parse(text) as { pbx: Record<string, unknown>[] }).pbx[0] ?? {};
+    const text = readFileSync(join(process.cwd(), 'config.example.yaml'), 'utf8').replace('${env:CALLPOP_AMI_SECRET}', 'from-env');
+    const entry = (parse(text) as { pbx: Record<string, unknown>[] }).pbx.find((p) => p.type === 'asterisk') ?? {};
     const validate = validator();
     assert.equal(validate(entry), true, JSON.stringify(validate.errors));
     const minimal: Record<string, unknown> = { type: 'asterisk', id: 'pbx-berlin', host: '10.0.0.5', username: 'callpop', secret: 'from-env' };

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { configSchema } from '../src/config/config-schema.js';
 import { loadConfig, parseConfig } from '../src/config/load-config.js';
+import { sqlConnector } from '../src/connectors/sql/sql-connector.js';
+import { asteriskConfigSchema } from '../src/pbx/asterisk/asterisk-config.js';
+import { freeswitchConfigSchema } from '../src/pbx/freeswitch/freeswitch-config.js';
 import { isCallpopError } from '../src/model/errors.js';
 
 const BASE = `
@@ -28,6 +33,21 @@ hub:
     - token: \${env:TEST_AGENT_TOKEN}
       agents: ["1001"]
 `;
+
+/** Every property name a JSON Schema declares, at any depth. */
+function schemaKeys(schema: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(schema)) {
+    for (const item of schema) schemaKeys(item, out);
+  } else if (schema && typeof schema === 'object') {
+    for (const [key, value] of Object.entries(schema)) {
+      if (key === 'properties' && value && typeof value === 'object') {
+        for (const name of Object.keys(value)) out.add(name);
+      }
+      schemaKeys(value, out);
+    }
+  }
+  return out;
+}
 
 const env = { TEST_AMI_SECRET: 's3cret-value', TEST_AGENT_TOKEN: 'agent-token-123' };
 const source = { file: 'callpop.yaml', baseDir: '/tmp' };
@@ -105,9 +125,26 @@ describe('config loading', () => {
 
   it('loads config.example.yaml as shipped, with its secrets from the environment', async () => {
     const config = await loadConfig(join(process.cwd(), 'config.example.yaml'), {
-      env: { CALLPOP_AMI_SECRET: 'x', CALLPOP_AGENT_TOKEN: 'token-for-test', CALLPOP_ADMIN_TOKEN: 'admin-token-for-test' },
+      env: { CALLPOP_AMI_SECRET: 'x', CALLPOP_FS_PASSWORD: 'ClueCon', CALLPOP_AGENT_TOKEN: 'token-for-test', CALLPOP_ADMIN_TOKEN: 'admin-token-for-test' },
     });
-    assert.ok(config.pbx.length >= 1);
+    assert.deepEqual(config.pbx.map((p) => p.type), ['asterisk', 'freeswitch']);
     assert.equal(config.hub.tokens[0]?.token, 'token-for-test');
+  });
+
+  it('documents every config key of every schema in config.example.yaml', () => {
+    const example = readFileSync(join(process.cwd(), 'config.example.yaml'), 'utf8');
+    const schemas: [string, object][] = [
+      ['top level', configSchema],
+      ['asterisk', asteriskConfigSchema],
+      ['freeswitch', freeswitchConfigSchema],
+      ['sql connector', sqlConnector.configSchema],
+    ];
+    const missing: string[] = [];
+    for (const [name, schema] of schemas) {
+      for (const key of schemaKeys(schema)) {
+        if (!new RegExp(`(^|[\\s{,#])${key}:`, 'm').test(example)) missing.push(`${name}: ${key}`);
+      }
+    }
+    assert.deepEqual(missing, []);
   });
 });

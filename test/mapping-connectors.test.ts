@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 import { compileMapping } from '../src/mapping/compile-mapping.js';
@@ -236,7 +237,7 @@ describe('mapping: one template with every construct, on each connector shape', 
 describe('mapping: config schema and the documented example', () => {
   const ajv = new AjvClass({ allErrors: true, useDefaults: true, strict: false });
   const validateMapping = ajv.compile(mappingConfigSchema);
-  const example = (parse(readFileSync(docs('config/mapping.yaml'), 'utf8')) as { mapping: MappingConfig }).mapping;
+  const example = (parse(readFileSync(join(process.cwd(), 'config.example.yaml'), 'utf8')) as { mapping: MappingConfig }).mapping;
 
   it('accepts the documented mapping block and fills no surprises', () => {
     const block = structuredClone(example);

@@ -73,7 +73,6 @@ export const configSchema = {
       default: {},
       properties: {
         level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'info' },
-        pretty: { type: 'boolean', default: false },
       },
     },
     pbx: {

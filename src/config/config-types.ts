@@ -55,7 +55,7 @@ export interface Config {
   /** The file it came from (for messages) and its directory (for relative paths). */
   file: string;
   baseDir: string;
-  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'; pretty: boolean };
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   pbx: PbxEntry[];
   connectors: ConnectorBlock[];
   lookup: LookupConfig;

@@ -2,7 +2,7 @@ import { Ajv } from 'ajv';
 import { CallpopError } from '../model/errors.js';
 import { formatError } from '../connectors/config-errors.js';
 
-/** The `lookup:` block (docs/config/lookup.yaml). Defaults live here, applied by ajv `useDefaults`. */
+/** The `lookup:` block (config.example.yaml). Defaults live here, applied by ajv `useDefaults`. */
 export const lookupConfigSchema = {
   type: 'object',
   additionalProperties: false,

@@ -3,7 +3,7 @@ import type { FieldValue } from '../model/customer.js';
 
 /**
  * The `mapping:` config block: templates that turn a customer record into a pop.
- * docs/mapping.md is the user guide; docs/config/mapping.yaml shows every key.
+ * docs/mapping.md is the user guide; config.example.yaml shows every key.
  */
 
 /** How a masked value is shown. `last4`: `****1234`; `email`: `j***@example.com`. */

@@ -1,7 +1,7 @@
 import type { SqlDialect } from './named-params.js';
 
 /**
- * Config block of a `type: sql` connector (docs/config/connectors.yaml). The registry
+ * Config block of a `type: sql` connector (config.example.yaml). The registry
  * validates the block without its common keys (`name`, `type`, `module`) against this
  * schema with `useDefaults`, so every default lives here.
  */

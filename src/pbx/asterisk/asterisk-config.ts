@@ -2,7 +2,7 @@ import { limitsSchema, reconnectSchema, type PbxLimitsConfig, type ReconnectConf
 import { CallpopError } from '../../model/errors.js';
 
 /**
- * Config of one `pbx[]` entry with `type: asterisk` (docs/config/asterisk.yaml documents
+ * Config of one `pbx[]` entry with `type: asterisk` (config.example.yaml documents
  * every key). Defaults live here, in the schema; ajv runs with `useDefaults: true`.
  */
 
