@@ -92,6 +92,24 @@ describe('end to end: an Asterisk call pops on the agent\'s WebSocket', () => {
     agent.close();
   });
 
+  it('looks the caller up as soon as the trunk channel appears, before any agent rings (prefetch)', async () => {
+    const agent = await harness.agent(['1001']);
+    const frames = inboundAnsweredCall({ callerNumber: '+4940555777', callerName: 'Max', agent: '1001', seq: 11 });
+    const [first, ...rest] = frames;
+    assert.match(first!.data, /Event: Newchannel[\s\S]*PJSIP\/trunk/, 'the call starts with the trunk channel');
+    sim.send(first!.data);
+    // Give the prefetch (a local SQLite read, well under a millisecond) time to finish, then
+    // change the CRM: a pop made from a lookup at ringing time would show the change.
+    await new Promise((r) => setTimeout(r, 500));
+    const db = new Database(join(harness.dir, 'crm.sqlite'));
+    db.prepare("UPDATE customers SET company = 'changed after prefetch' WHERE id = 'C-1002'").run();
+    db.close();
+    sim.send(rest.map((f) => f.data).join(''));
+    const pop = await agent.next((m) => m.type === 'pop');
+    assert.equal((pop.fields as { company: string }).company, 'Mustermann GmbH', 'the pop used the lookup made before the phone rang');
+    agent.close();
+  });
+
   it('pops a withheld number clearly marked, without a CRM lookup', async () => {
     const agent = await harness.agent(['1001']);
     sim.send(scenarioBytes(inboundAnsweredCall({ callerNumber: null, callerName: null, agent: '1001', seq: 9 })));
