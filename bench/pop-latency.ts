@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WebSocket } from 'ws';
-import { AmiSimulator } from '../src/sim/ami-simulator.js';
+import type { AmiSimulator } from '../src/sim/ami-simulator.js';
 import { compared, notAvailable, percentile, type BenchOptions, type BenchResult } from './bench-result.js';
 import { connectAgent, openSocket } from './lib/agent-socket.js';
 import { createPostgresCrm, createSqliteCrm, customerNumber } from './lib/bench-crm.js';
+import { startBenchSimulator } from './lib/bench-simulator.js';
 import { playLoad, PopProbe, type LoadOutcome } from './lib/call-load.js';
 import { ChildScript } from './lib/child-script.js';
 import { AGENT_TOKEN, AMI_SECRET, AMI_USER, DaemonProcess, tempDir } from './lib/daemon-process.js';
@@ -34,12 +34,11 @@ class CaseRunner {
   ) {}
 
   /** A short warm-up (JIT, prepared statements, connection pool), then the measured run. */
-  async measure(socket: WebSocket, probe: PopProbe, number: (seq: number) => string): Promise<Measured> {
+  async measure(probe: PopProbe, number: (seq: number) => string): Promise<Measured> {
     const warm = await playLoad(this.sim, probe, { rate: RATE, durationMs: Math.min(1_000, this.durationMs / 3), firstSeq: this.seq, callerNumber: number, agent: agentOf, answerAfterMs: 300, talkMs: 300 });
     this.seq = warm.nextSeq;
     const outcome = await playLoad(this.sim, probe, { rate: RATE, durationMs: this.durationMs, firstSeq: this.seq, callerNumber: number, agent: agentOf });
     this.seq = outcome.nextSeq;
-    void socket;
     return { outcome, samples: [...outcome.latencies, ...Array<number>(outcome.lost).fill(Number.POSITIVE_INFINITY)] };
   }
 }
@@ -54,11 +53,11 @@ function rows(label: string, m: Measured, reference: Measured | undefined, notes
   );
 }
 
-async function withAgent<T>(url: string, probe: PopProbe, body: (socket: WebSocket) => Promise<T>, plain = false): Promise<T> {
+async function withAgent<T>(url: string, probe: PopProbe, body: () => Promise<T>, plain = false): Promise<T> {
   const socket = plain ? await openSocket(url) : await connectAgent(url, AGENT_TOKEN, ['*']);
   probe.watch(socket);
   try {
-    return await body(socket);
+    return await body();
   } finally {
     socket.terminate();
   }
@@ -68,8 +67,7 @@ export async function run(options: Partial<BenchOptions> = {}): Promise<BenchRes
   const quick = options.quick ?? false;
   const durationMs = quick ? 2_000 : 8_000;
   const tmp = tempDir('pop');
-  const sim = new AmiSimulator({ username: AMI_USER, secret: AMI_SECRET });
-  const amiPort = await sim.listen(0, '127.0.0.1');
+  const { sim, port: amiPort } = await startBenchSimulator();
   const runner = new CaseRunner(sim, durationMs);
   const measured: { label: string; m: Measured; notes: string }[] = [];
   const skipped: BenchResult[] = [];
@@ -79,11 +77,11 @@ export async function run(options: Partial<BenchOptions> = {}): Promise<BenchRes
     const daemon = await DaemonProcess.start({ dir: tmp.dir, amiPort, connector: sqlite });
     try {
       const probe = new PopProbe();
-      await withAgent(daemon.wsUrl, probe, async (socket) => {
-        measured.push({ label: 'cache hit', m: await runner.measure(socket, probe, () => HIT_NUMBER), notes: 'same caller every call, SQLite CRM behind the cache' });
+      await withAgent(daemon.wsUrl, probe, async () => {
+        measured.push({ label: 'cache hit', m: await runner.measure(probe, () => HIT_NUMBER), notes: 'same caller every call, SQLite CRM behind the cache' });
         measured.push({
           label: 'SQLite miss',
-          m: await runner.measure(socket, probe, customerNumber),
+          m: await runner.measure(probe, customerNumber),
           notes: 'a new caller every call (cache miss), found in an indexed SQLite table of 100k customers',
         });
       });
@@ -104,7 +102,7 @@ export async function run(options: Partial<BenchOptions> = {}): Promise<BenchRes
     let reference: Measured | undefined;
     try {
       const probe = new PopProbe();
-      reference = await withAgent(`ws://127.0.0.1:${relay.hello.port}/`, probe, (socket) => runner.measure(socket, probe, customerNumber), true);
+      reference = await withAgent(`ws://127.0.0.1:${relay.hello.port}/`, probe, () => runner.measure(probe, customerNumber), true);
     } finally {
       await relay.stop();
     }
@@ -142,7 +140,7 @@ async function postgresCase(dir: string, amiPort: number, runner: CaseRunner): P
     const daemon = await DaemonProcess.start({ dir, amiPort, connector });
     try {
       const probe = new PopProbe();
-      const m = await withAgent(daemon.wsUrl, probe, (socket) => runner.measure(socket, probe, customerNumber));
+      const m = await withAgent(daemon.wsUrl, probe, () => runner.measure(probe, customerNumber));
       return { label: 'PostgreSQL miss', m, notes: 'a new caller every call, indexed PostgreSQL table of 100k customers on loopback' };
     } finally {
       await daemon.stop();

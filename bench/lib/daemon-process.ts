@@ -27,6 +27,8 @@ export interface DaemonProcessOptions {
   hub?: Record<string, unknown>;
   logLevel?: string;
   readyTimeoutMs?: number;
+  /** Extra node flags for the daemon (e.g. `--cpu-prof` to profile it under load). */
+  nodeArgs?: string[];
 }
 
 /** A temp dir for one benchmark's files; removed by the returned function. */
@@ -98,7 +100,7 @@ export class DaemonProcess {
   static async start(options: DaemonProcessOptions): Promise<DaemonProcess> {
     const config = writeDaemonConfig(options);
     const spawnedAt = performance.now();
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'bin/callpop'), 'run', '-c', config], {
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), join(REPO_ROOT, 'bin/callpop'), 'run', '-c', config], {
       cwd: options.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -118,15 +120,17 @@ export class DaemonProcess {
     return this.tail.join('\n');
   }
 
-  /** SIGTERM to this PID (clean stop), SIGKILL after `graceMs`; resolves once it exited. */
-  async stop(graceMs = 5_000): Promise<void> {
-    if (this.exited) return;
+  /** SIGTERM to this PID (clean stop), SIGKILL after `graceMs`; resolves with the ms it took to exit. */
+  async stop(graceMs = 5_000): Promise<number> {
+    if (this.exited) return 0;
+    const start = performance.now();
     process.kill(this.pid, 'SIGTERM');
     const timer = setTimeout(() => {
       if (!this.exited) process.kill(this.pid, 'SIGKILL');
     }, graceMs);
     await this.exit;
     clearTimeout(timer);
+    return performance.now() - start;
   }
 
   private keep(line: string): void {

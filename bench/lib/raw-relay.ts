@@ -60,7 +60,7 @@ wss.on('listening', () => {
 function announce(): void {
   if (!listening || !loggedIn) return;
   const address = wss.address();
-  process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' ? address.port : 0 })}\n`);
+  process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : 0 })}\n`);
 }
 
 process.on('SIGTERM', () => process.exit(0));
