@@ -8,6 +8,7 @@ import { AmiConnection } from '../src/pbx/asterisk/ami-connection.js';
 import { agentResolver, DEFAULT_AGENT_PATTERN } from '../src/pbx/asterisk/asterisk-config.js';
 import { AsteriskNormaliser } from '../src/pbx/asterisk/asterisk-normaliser.js';
 import { AmiSimulator, captureBody, rewriteCaptureIds } from '../src/sim/ami-simulator.js';
+import type { BenchResult } from './bench-result.js';
 
 /**
  * AMI ingest throughput: events/s through codec + normaliser + tracker on a stream of
@@ -16,16 +17,6 @@ import { AmiSimulator, captureBody, rewriteCaptureIds } from '../src/sim/ami-sim
  * Also events/s over loopback TCP for our connection and for the `asterisk-manager`
  * npm package on the same stream, and our reconnect delay. Bounded to a few seconds.
  */
-
-interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  reference?: { name: string; value: number; unit: string };
-  ratio?: number;
-  target?: string;
-  notes?: string;
-}
 
 const CAPTURES = ['01-inbound-answered.ami', '02-inbound-abandoned.ami', '03-queue-answered.ami', '05-click-to-dial.ami', '06-blind-transfer.ami'];
 

@@ -6,22 +6,13 @@ import { CallTracker } from '../src/calls/call-tracker.js';
 import { EslDecoder } from '../src/pbx/freeswitch/esl-codec.js';
 import { FreeswitchNormaliser } from '../src/pbx/freeswitch/freeswitch-normaliser.js';
 import { splitCaptureFrames } from '../src/sim/esl-simulator.js';
+import type { BenchResult } from './bench-result.js';
 
 /**
  * ESL ingest: events/s through codec + normaliser + tracker on many interleaved calls built
  * from the real JSON captures, beside a bare Content-Length + JSON.parse reader of the same
  * bytes in the same reads (the floor any ESL client pays). Target: ratio >= 0.7.
  */
-
-interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  reference?: { name: string; value: number; unit: string };
-  ratio?: number;
-  target?: string;
-  notes?: string;
-}
 
 const CAPTURES = ['01-inbound-answered', '02-inbound-abandoned', '04-outbound-click-to-dial', '05-blind-transfer'];
 const COPIES = 50;

@@ -10,6 +10,7 @@ import { parseLookupConfig } from '../src/lookup/lookup-config.js';
 import { createLookupService } from '../src/lookup/lookup-service.js';
 import { silentLogger } from '../src/model/logger.js';
 import { pgUnavailableReason, startPgServer } from '../test/helpers/pg-server.js';
+import type { BenchResult } from './bench-result.js';
 
 /**
  * Pop-ready latency of the lookup stage: time from `lookup()` to the resolved result, one
@@ -17,16 +18,6 @@ import { pgUnavailableReason, startPgServer } from '../test/helpers/pg-server.js
  * server can be started here) a miss on a local indexed PostgreSQL table. A miss runs one
  * query per candidate (4 for a German number), the worst case for `:number` lookups.
  */
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  reference?: { name: string; value: number; unit: string };
-  ratio?: number;
-  target?: string;
-  notes?: string;
-}
 
 const LOOKUPS = 10_000;
 /** Each scenario stops early past this, so the whole run stays well under 40 s. */

@@ -3,22 +3,13 @@ import type { CustomerMatch, LookupResult } from '../src/model/customer.js';
 import { compileMapping } from '../src/mapping/compile-mapping.js';
 import type { CompiledMapping, PopContext } from '../src/mapping/mapping-api.js';
 import type { FieldsConfig, MappingConfig } from '../src/mapping/mapping-config.js';
+import type { BenchResult } from './bench-result.js';
 
 /**
  * Pop rendering throughput for a realistic 30-field template (paths, expressions, a table
  * lookup, a masked field, a list, a conditional group), against the same 30 fields read as
  * plain paths. Budget: a pop has ~1 ms end to end, so rendering should stay well under it.
  */
-
-interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  reference?: { name: string; value: number; unit: string };
-  ratio?: number;
-  target?: string;
-  notes?: string;
-}
 
 const MIXED_FIELDS: FieldsConfig = {
   id: 'id',

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { TestAgentClient } from './helpers/ws-client.js';
 
 /** Everything a child prints on stdout, with a bounded wait for a pattern. */
@@ -22,6 +23,22 @@ class Output {
 }
 
 describe('callpop demo', () => {
+  it('says the port is in use and exits instead of hanging', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const demo = spawn(process.execPath, ['bin/callpop', 'demo', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
+      let stderr = '';
+      demo.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => demo.once('exit', resolve));
+      assert.equal(code, 1);
+      assert.match(stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use \\(change hub\\.port`));
+    } finally {
+      blocker.close();
+    }
+  });
+
   let child: ChildProcess | undefined;
 
   afterEach(() => {

@@ -36,7 +36,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const config = await validateConfig(demoConfig({ host: options.host, port: options.port, amiPort, amiSecret, token, dir }), { file: '(demo config)', baseDir: dir });
   const logger = createLogger(config.log.level);
   const daemon = await Daemon.create(config, { logger });
-  const { port } = await daemon.start();
+  let port: number;
+  try {
+    ({ port } = await daemon.start());
+  } catch (err) {
+    await daemon.stop();
+    await simulator.close();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
 
   const url = `http://${options.host}:${port}/?token=${token}&agents=1001,1002`;
   process.stdout.write(

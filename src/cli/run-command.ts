@@ -8,7 +8,12 @@ export async function runDaemon(file: string): Promise<void> {
   const config = await loadConfig(file);
   const logger = createLogger(config.log.level);
   const daemon = await Daemon.create(config, { logger });
-  await daemon.start();
+  try {
+    await daemon.start();
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
   installShutdown(async () => daemon.stop(), logger);
   process.on('SIGHUP', () => {
     logger.info({ file }, 'SIGHUP: reloading the config');

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { HubConfig } from '../config/config-types.js';
+import { CallpopError } from '../model/errors.js';
 import type { Logger } from '../model/logger.js';
 import { agentPageHtml } from './agent-page.js';
 import { HubSession } from './hub-session.js';
@@ -101,9 +102,13 @@ export class HubServer {
   async listen(): Promise<number> {
     const { host, port } = this.options.config;
     await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
+      const fail = (err: NodeJS.ErrnoException) => {
+        const why = err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+        reject(new CallpopError('CALLPOP_HUB_LISTEN', `cannot listen on ${host}:${port}: ${why} (change hub.port / hub.host, or --port for the demo)`));
+      };
+      this.http.once('error', fail);
       this.http.listen(port, host, () => {
-        this.http.off('error', reject);
+        this.http.off('error', fail);
         resolve();
       });
     });

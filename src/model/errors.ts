@@ -26,6 +26,7 @@ export type CallpopErrorCode =
   | 'CALLPOP_MAPPING_RUNTIME'
   | 'CALLPOP_HUB_PROTOCOL'
   | 'CALLPOP_HUB_AUTH'
+  | 'CALLPOP_HUB_LISTEN'
   | 'CALLPOP_STORE';
 
 export class CallpopError extends Error {
