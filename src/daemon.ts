@@ -177,11 +177,6 @@ export class Daemon {
     this.logger.info({}, 'callpop stopped');
   }
 
-  /** Resolves once every call's queued events are handled (tests, shutdown). */
-  async idle(): Promise<void> {
-    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
-  }
-
   private attach(adapter: PbxAdapter): void {
     this.adapters.set(adapter.id, adapter);
     adapter.on('leg', (leg) => {
@@ -206,14 +201,17 @@ export class Daemon {
   /** Queues one call event behind the earlier events of the same call. */
   private dispatch(event: CallEvent): void {
     this.metrics.callEvents.inc({ pbx: event.pbxId, kind: event.kind });
-    const key = `${event.pbxId}\u0000${event.callId}`;
+    this.enqueue(event.pbxId, event.callId, () => this.handle(event), { agent: event.agent.extension });
+  }
+
+  /** Runs `task` after everything already queued for this call, so its messages keep their order. */
+  private enqueue(pbxId: string, callId: string, task: () => Promise<void>, bindings: Record<string, string> = {}): void {
+    const key = `${pbxId}\u0000${callId}`;
     const previous = this.chains.get(key) ?? Promise.resolve();
-    const next = previous
-      .then(() => this.handle(event))
-      .catch((err: unknown) => {
-        this.metrics.errors.inc({ stage: 'pop' });
-        this.logger.error({ pbx: event.pbxId, callId: event.callId, agent: event.agent.extension, err: describeError(err) }, 'failed to handle call event');
-      });
+    const next = previous.then(task).catch((err: unknown) => {
+      this.metrics.errors.inc({ stage: 'pop' });
+      this.logger.error({ pbx: pbxId, callId, ...bindings, err: describeError(err) }, 'failed to handle call event');
+    });
     this.chains.set(key, next);
     void next.finally(() => {
       if (this.chains.get(key) === next) this.chains.delete(key);
@@ -250,27 +248,33 @@ export class Daemon {
       this.journal.setLookup(event.pbxId, event.callId, empty);
       return empty;
     }
-    const log = this.logger.child({ pbx: event.pbxId, callId: event.callId });
-    let resolveFinal: (r: LookupResult) => void = () => {};
-    const final = new Promise<LookupResult>((r) => (resolveFinal = r));
-    const first = this.lookup
-      .lookup(number, {
-        onUpdate: (complete) => {
-          resolveFinal(complete);
-          this.journal.setLookup(event.pbxId, event.callId, final);
-          void this.publishPop('update', event, complete).catch((err: unknown) => log.warn({ err: describeError(err) }, 'failed to send pop update'));
-        },
-      })
+    const lookup = this.lookup
+      .lookup(number, { onUpdate: (complete) => this.lateLookup(event, complete) })
       .catch((err: unknown): LookupResult => {
         // The lookup engine reports source failures in `errors`; reaching here is a bug, not a miss.
-        log.error({ err: describeError(err) }, 'lookup failed');
+        this.logger.error({ pbx: event.pbxId, callId: event.callId, err: describeError(err) }, 'lookup failed');
         return { ...EMPTY_LOOKUP(number), errors: [{ source: '*', code: 'CALLPOP_LOOKUP_FAILED', message: describeError(err) }] };
       });
-    void first.then((r) => {
-      if (!r.pending) resolveFinal(r);
+    this.journal.setLookup(event.pbxId, event.callId, lookup);
+    return lookup;
+  }
+
+  /**
+   * A lookup finished after the pop deadline: every agent shown a pending pop for this call
+   * (a ring group shares one lookup) gets an `update`, queued behind the call's pops.
+   */
+  private lateLookup(event: CallEvent, complete: LookupResult): void {
+    const settled = Promise.resolve(complete);
+    this.journal.setLookup(event.pbxId, event.callId, settled);
+    this.enqueue(event.pbxId, event.callId, async () => {
+      const cutoff = Date.now() - PICK_WINDOW_MS;
+      for (const popped of this.popped.values()) {
+        if (popped.event.pbxId !== event.pbxId || popped.event.callId !== event.callId) continue;
+        if (popped.closedAt !== undefined && popped.closedAt < cutoff) continue;
+        popped.lookup = settled;
+        await this.publishPop('update', popped.event, complete);
+      }
     });
-    this.journal.setLookup(event.pbxId, event.callId, first);
-    return first;
   }
 
   private rememberPop(key: string, event: CallEvent): void {

@@ -137,8 +137,13 @@ export class HubServer {
    */
   publish(message: Unstamped<AgentMessage>, byRole?: ReadonlyMap<string, Unstamped<AgentMessage>>): number {
     const bodies = new Map<string, string>();
-    for (const [role, variant] of byRole ?? []) bodies.set(role, JSON.stringify(variant));
-    const fallback = JSON.stringify(message);
+    let fallback: string | undefined;
+    for (const [role, variant] of byRole ?? []) {
+      const body = JSON.stringify(variant);
+      bodies.set(role, body);
+      if (variant === message) fallback = body;
+    }
+    fallback ??= JSON.stringify(message);
     this.trackOpenPop(message, fallback, bodies);
     let delivered = 0;
     for (const key of [message.agent, '*']) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Config } from '../../src/config/config-types.js';
 import { validateConfig } from '../../src/config/load-config.js';
+import type { ConnectorRegistry } from '../../src/connectors/registry.js';
 import { Daemon } from '../../src/daemon.js';
 import { silentLogger, type Logger } from '../../src/model/logger.js';
 import { createSampleCrm, SAMPLE_LOG_CALL_QUERY, SAMPLE_LOOKUP_QUERY } from '../../src/sim/sample-crm.js';
@@ -14,6 +15,9 @@ export const AGENT_TOKEN = 'e2e-agent-token';
 export interface HarnessOptions {
   /** One `pbx[]` entry pointing at a simulator. */
   pbx: Record<string, unknown>;
+  /** Connector blocks instead of the sample SQLite CRM (their types registered in `registry`). */
+  connectors?: Record<string, unknown>[];
+  registry?: ConnectorRegistry;
   mapping?: Record<string, unknown>;
   lookup?: Record<string, unknown>;
   logger?: Logger;
@@ -32,7 +36,7 @@ export class DaemonHarness {
     const dir = await mkdtemp(join(tmpdir(), 'callpop-e2e-'));
     createSampleCrm(join(dir, 'crm.sqlite'));
     const config = await harnessConfig(dir, options);
-    const daemon = await Daemon.create(config, { logger: options.logger ?? silentLogger });
+    const daemon = await Daemon.create(config, { logger: options.logger ?? silentLogger, ...(options.registry ? { connectors: options.registry } : {}) });
     const { port } = await daemon.start();
     return new DaemonHarness(daemon, dir, `ws://127.0.0.1:${port}/ws`, port);
   }
@@ -67,15 +71,16 @@ function harnessConfig(dir: string, options: HarnessOptions): Promise<Config> {
     {
       log: { level: 'silent' },
       pbx: [options.pbx],
-      connectors: [{ name: 'crm', type: 'sql', driver: 'sqlite', file: 'crm.sqlite', id_field: 'id', lookup_query: SAMPLE_LOOKUP_QUERY, log_call_query: SAMPLE_LOG_CALL_QUERY }],
+      connectors: options.connectors ?? [{ name: 'crm', type: 'sql', driver: 'sqlite', file: 'crm.sqlite', id_field: 'id', lookup_query: SAMPLE_LOOKUP_QUERY, log_call_query: SAMPLE_LOG_CALL_QUERY }],
       lookup: options.lookup ?? { default_region: 'DE', sources: [{ connector: 'crm' }] },
       mapping: options.mapping ?? {
         templates: [{ name: 'default', fields: { name: 'first_name', last_name: 'last_name', company: 'company', account_id: 'id' } }],
       },
       hub: { host: '127.0.0.1', port: 0, tokens: [{ token: AGENT_TOKEN, agents: ['*'], admin: true }] },
-      store: { file: 'callpop.sqlite', writeback: { connectors: ['crm'], retry_initial_ms: 50 } },
+      store: { file: 'callpop.sqlite', writeback: { connectors: options.connectors ? [] : ['crm'], retry_initial_ms: 50 } },
     },
     { file: 'e2e.yaml', baseDir: dir },
+    options.registry ? { connectors: options.registry } : {},
   );
 }
 

@@ -42,40 +42,28 @@ export interface FreeswitchNormaliserOptions {
   logger?: Logger;
 }
 
+/** Channel events the normaliser reads (each carries the channel's headers and variables). */
+const CHANNEL_EVENT_NAMES = [
+  'CHANNEL_CREATE',
+  'CHANNEL_PROGRESS',
+  'CHANNEL_PROGRESS_MEDIA',
+  'CHANNEL_ANSWER',
+  'CHANNEL_BRIDGE',
+  'CHANNEL_UNBRIDGE',
+  'CHANNEL_PARK',
+  'CHANNEL_HANGUP',
+  'CHANNEL_HANGUP_COMPLETE',
+  'CALL_UPDATE',
+] as const;
+
+const CHANNEL_EVENTS: ReadonlySet<string> = new Set(CHANNEL_EVENT_NAMES);
+
 /**
  * The events the normaliser reads; subscribe to exactly these (`event json ...`).
  * CHANNEL_CALLSTATE and CHANNEL_OUTGOING are left out on purpose: they carry no
  * `variable_*` headers, so they cannot tell an agent leg from any other (gotcha 4).
  */
-export const FREESWITCH_EVENT_SUBSCRIPTION: readonly string[] = [
-  'CHANNEL_CREATE',
-  'CHANNEL_PROGRESS',
-  'CHANNEL_PROGRESS_MEDIA',
-  'CHANNEL_ANSWER',
-  'CHANNEL_BRIDGE',
-  'CHANNEL_UNBRIDGE',
-  'CHANNEL_PARK',
-  'CHANNEL_HANGUP',
-  'CHANNEL_HANGUP_COMPLETE',
-  'CALL_UPDATE',
-  'API',
-  'HEARTBEAT',
-  'CUSTOM',
-  'callcenter::info',
-];
-
-const CHANNEL_EVENTS = new Set([
-  'CHANNEL_CREATE',
-  'CHANNEL_PROGRESS',
-  'CHANNEL_PROGRESS_MEDIA',
-  'CHANNEL_ANSWER',
-  'CHANNEL_BRIDGE',
-  'CHANNEL_UNBRIDGE',
-  'CHANNEL_PARK',
-  'CHANNEL_HANGUP',
-  'CHANNEL_HANGUP_COMPLETE',
-  'CALL_UPDATE',
-]);
+export const FREESWITCH_EVENT_SUBSCRIPTION: readonly string[] = [...CHANNEL_EVENT_NAMES, 'API', 'HEARTBEAT', 'CUSTOM', 'callcenter::info'];
 
 type Role = 'agent' | 'trunk' | 'other';
 /** inbound: the agent is being called; click-to-dial: an originate rings the agent first; dialout: the agent's phone dials. */
