@@ -290,6 +290,16 @@ hub:
     assert.doesNotMatch(lines.join('\n'), /definitely-wrong/);
   });
 
+  it('check names the SQLite file it cannot open', async () => {
+    process.env.TEST_CHECK_SECRET = SECRET;
+    const file = await writeConfig('nocrm.yaml', simPort);
+    await rm(join(dir, 'crm-nocrm.yaml.sqlite'));
+    const lines: string[] = [];
+    assert.equal(await runCheck(file, 3000, (l) => lines.push(l)), 1);
+    const line = lines.find((l) => l.includes('connector crm')) ?? '';
+    assert.match(line, /^FAILED.*cannot open the database .*crm-nocrm\.yaml\.sqlite/);
+  });
+
   it('run refuses to start on a bad config, naming the file and key path, exit code 2', async () => {
     const file = join(dir, 'bad.yaml');
     await writeFile(file, 'pbx:\n  - id: main\n    type: asterix\nconnectors: []\n');

@@ -49,7 +49,9 @@ export async function createSqlConnector(config: SqlConnectorConfig, ctx: Connec
   try {
     driver = openDriver(config, ctx, log);
   } catch (err) {
-    throw fail('cannot open the database', err);
+    // For SQLite, name the file (not a secret): "unable to open database file" alone does not say which.
+    const where = config.driver === 'sqlite' && config.file ? ` ${isAbsolute(config.file) ? config.file : resolve(ctx.baseDir, config.file)}` : '';
+    throw fail(`cannot open the database${where}`, err);
   }
   for (const [key, sql] of [
     ['lookup_query', lookupSql],
