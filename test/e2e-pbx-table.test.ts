@@ -127,3 +127,35 @@ describe('both PBXs give identical pops (shared scenario table)', () => {
     for (const [name, view] of others) assert.deepEqual(view, first![1], `${name} differs from ${first![0]}`);
   });
 });
+
+describe('several PBXs in one config', () => {
+  it('pops from two FreeSWITCH servers and an Asterisk at once, each pop naming its PBX', async () => {
+    const fsA = new EslSimulator({ password: 'ClueCon' });
+    const fsB = new EslSimulator({ password: 'ClueCon' });
+    const ast = new AmiSimulator({ username: 'callpop', secret: 'multi-secret' });
+    const harness = await DaemonHarness.start({
+      pbx: [
+        { id: 'fs-berlin', type: 'freeswitch', host: '127.0.0.1', port: await fsA.listen(0, '127.0.0.1'), password: 'ClueCon' },
+        { id: 'fs-hamburg', type: 'freeswitch', host: '127.0.0.1', port: await fsB.listen(0, '127.0.0.1'), password: 'ClueCon' },
+        { id: 'ast-munich', type: 'asterisk', host: '127.0.0.1', port: await ast.listen(0, '127.0.0.1'), username: 'callpop', secret: 'multi-secret' },
+      ],
+    });
+    try {
+      await Promise.all([fsA.waitForSubscription(5000), fsB.waitForSubscription(5000), ast.waitForLogin(5000)]);
+      const agent = await harness.agent(['1001', '1002']);
+      await fsA.replayCapture(join(fixtures, 'freeswitch', '01-inbound-answered.json.esl'));
+      await fsB.replayCapture(join(fixtures, 'freeswitch', '02-inbound-abandoned.json.esl'));
+      await ast.replayCapture(join(fixtures, 'asterisk', '01-inbound-answered.ami'));
+      const pops = async (pbx: string) => agent.next((m) => m.type === 'pop' && m.pbx === pbx, 10_000);
+      assert.equal((await pops('fs-berlin')).agent, '1001');
+      assert.equal((await pops('fs-hamburg')).agent, '1002');
+      assert.equal((await pops('ast-munich')).agent, '1001');
+      const health = (await (await fetch(`http://127.0.0.1:${harness.port}/healthz`)).json()) as { pbx: { pbxId: string; state: string }[] };
+      assert.deepEqual(health.pbx.map((p) => [p.pbxId, p.state]), [['fs-berlin', 'connected'], ['fs-hamburg', 'connected'], ['ast-munich', 'connected']]);
+      agent.close();
+    } finally {
+      await harness.stop();
+      await Promise.all([fsA.close(), fsB.close(), ast.close()]);
+    }
+  });
+});

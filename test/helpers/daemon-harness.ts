@@ -13,8 +13,8 @@ import { TestAgentClient } from './ws-client.js';
 export const AGENT_TOKEN = 'e2e-agent-token';
 
 export interface HarnessOptions {
-  /** One `pbx[]` entry pointing at a simulator. */
-  pbx: Record<string, unknown>;
+  /** One `pbx[]` entry pointing at a simulator, or several. */
+  pbx: Record<string, unknown> | Record<string, unknown>[];
   /** Connector blocks instead of the sample SQLite CRM (their types registered in `registry`). */
   connectors?: Record<string, unknown>[];
   registry?: ConnectorRegistry;
@@ -70,7 +70,7 @@ function harnessConfig(dir: string, options: HarnessOptions): Promise<Config> {
   return validateConfig(
     {
       log: { level: 'silent' },
-      pbx: [options.pbx],
+      pbx: Array.isArray(options.pbx) ? options.pbx : [options.pbx],
       connectors: options.connectors ?? [{ name: 'crm', type: 'sql', driver: 'sqlite', file: 'crm.sqlite', id_field: 'id', lookup_query: SAMPLE_LOOKUP_QUERY, log_call_query: SAMPLE_LOG_CALL_QUERY }],
       lookup: options.lookup ?? { default_region: 'DE', sources: [{ connector: 'crm' }] },
       mapping: options.mapping ?? {
