@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AmiDecoded, AmiMessage } from '../src/pbx/asterisk/ami-codec.js';
 import { AmiDecoder, encodeAction, encodeMessage } from '../src/pbx/asterisk/ami-codec.js';
 import { isCallpopError } from '../src/model/errors.js';
+import { prng } from './helpers/prng.js';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'asterisk');
 const captures = readdirSync(FIXTURES).filter((f) => f.endsWith('.ami')).sort();
@@ -16,18 +17,6 @@ function decodeAll(decoder: AmiDecoder, chunks: Iterable<Buffer | string>): AmiD
 
 function messages(items: AmiDecoded[]): AmiMessage[] {
   return items.flatMap((i) => (i.type === 'message' ? [i.message] : []));
-}
-
-/** Small deterministic PRNG (mulberry32) so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function* randomChunks(bytes: Buffer, rand: () => number, maxChunk: number): Generator<Buffer> {

@@ -82,6 +82,26 @@ describe('Asterisk adapter end to end against the AMI simulator', () => {
     for (const s of sims.splice(0)) await s.close();
   });
 
+  it('keeps the feed running when processing one event throws (no crash into the socket handler)', async () => {
+    const sim = await simulator();
+    const a = adapter(config('pbx1', sim.port));
+    const rings: string[] = [];
+    let thrown = false;
+    a.on('leg', (leg) => {
+      if (!thrown) {
+        thrown = true;
+        throw new Error('a bug downstream');
+      }
+      if (leg.type === 'leg-ringing') rings.push(leg.callId);
+    });
+    a.start();
+    await sim.waitForLogin(5000);
+    await sim.replayCapture(join(FIXTURES, '01-inbound-answered.ami'), { rewriteIds: true });
+    await sim.replayCapture(join(FIXTURES, '01-inbound-answered.ami'), { rewriteIds: true });
+    await until(() => rings.length === 1, 'the second call rings');
+    assert.equal(thrown, true);
+  });
+
   it('pops the agent from a replayed capture with the pbx id on every event', async () => {
     const sim = await simulator();
     const a = adapter(config('pbx-berlin', sim.port));

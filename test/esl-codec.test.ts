@@ -4,6 +4,7 @@ import type { EslEvent, EslMessage } from '../src/pbx/freeswitch/esl-codec.js';
 import { EslDecoder, encodeCommand } from '../src/pbx/freeswitch/esl-codec.js';
 import { isCallpopError } from '../src/model/errors.js';
 import { encodeEventFrame } from '../src/sim/esl-simulator.js';
+import { prng } from './helpers/prng.js';
 
 const fixtures = new URL('../../test/fixtures/freeswitch/', import.meta.url);
 const capture = (name: string): Buffer => readFileSync(new URL(name, fixtures));
@@ -21,18 +22,6 @@ function decodeAll(bytes: Buffer, sizes: () => number, maxFrameBytes?: number): 
     offset += n;
   }
   return out;
-}
-
-/** Deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('ESL codec', () => {

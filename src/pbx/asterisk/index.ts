@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { HealthStatus } from '../../connectors/contract.js';
 import { CallpopError, describeError } from '../../model/errors.js';
 import type { Logger } from '../../model/logger.js';
+import { ResyncGate } from '../resync-gate.js';
 import type { PbxAdapter, PbxAdapterContext, PbxAdapterDefinition, PbxAdapterEvents } from '../pbx-adapter.js';
 import type { AmiConnectionOptions } from './ami-connection.js';
 import { AmiConnection } from './ami-connection.js';
@@ -33,8 +34,8 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
   private readonly baseLogger: Logger;
   private readonly resolveAgent: (device: string) => string | null;
   private readonly normaliser: AsteriskNormaliser;
-  /** Events that arrive while the resync list is in flight wait here, so order is kept. */
-  private held: { event: Record<string, string>; at: number }[] | null = null;
+  /** Holds events while the resync list is in flight (order kept) and isolates each event. */
+  private readonly gate: ResyncGate<{ event: Record<string, string>; at: number }>;
 
   constructor(config: AsteriskConfig, ctx: PbxAdapterContext) {
     super();
@@ -49,8 +50,9 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
       maxChannels: config.limits.max_channels,
       logger: this.logger,
     });
+    this.gate = new ResyncGate((item) => this.dispatch(item.event, item.at), this.logger);
     this.ami = new AmiConnection(connectionOptions(config, ctx.logger));
-    this.ami.on('event', (event, at) => this.onEvent(event, at));
+    this.ami.on('event', (event, at) => this.gate.push({ event, at }));
     this.ami.on('status', (status) => this.emit('status', status));
     this.ami.on('connected', () => void this.resync());
   }
@@ -80,14 +82,6 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
     }
   }
 
-  private onEvent(event: Record<string, string>, at: number): void {
-    if (this.held) {
-      if (this.held.length < 100_000) this.held.push({ event, at });
-      return;
-    }
-    this.dispatch(event, at);
-  }
-
   private dispatch(event: Record<string, string>, at: number): void {
     const out = this.normaliser.handle(event, at);
     for (const early of out.early) this.emit('early', early);
@@ -95,7 +89,7 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
   }
 
   private async resync(): Promise<void> {
-    this.held = [];
+    this.gate.hold();
     try {
       const list = await this.ami.actionList('CoreShowChannels', {}, { completeEvent: 'CoreShowChannelsComplete' });
       const legs = this.normaliser.resync(list.events);
@@ -105,9 +99,7 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
       // Without the list the tracker keeps its state; events keep flowing.
       this.logger.warn({ err: describeError(err), code: err instanceof CallpopError ? err.code : undefined }, 'AMI CoreShowChannels failed; resync skipped (the user needs read=reporting or call)');
     } finally {
-      const held = this.held ?? [];
-      this.held = null;
-      for (const item of held) this.dispatch(item.event, item.at);
+      this.gate.release();
     }
   }
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { HealthStatus } from '../../connectors/contract.js';
 import { CallpopError, describeError } from '../../model/errors.js';
 import type { Logger } from '../../model/logger.js';
+import { ResyncGate } from '../resync-gate.js';
 import type { PbxAdapter, PbxAdapterContext, PbxAdapterDefinition, PbxAdapterEvents } from '../pbx-adapter.js';
 import type { EslEvent } from './esl-codec.js';
 import type { EslConnectionOptions } from './esl-connection.js';
@@ -37,7 +38,8 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
   private readonly baseLogger: Logger;
   private readonly resolveAgent: (device: string) => string | null;
   private readonly normaliser: FreeswitchNormaliser;
-  private held: EslEvent[] | null = null;
+  /** Holds events while the resync list is in flight (order kept) and isolates each event. */
+  private readonly gate: ResyncGate<EslEvent>;
 
   constructor(config: FreeswitchConfig, ctx: PbxAdapterContext) {
     super();
@@ -53,8 +55,9 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
       maxChannels: config.limits.max_channels,
       logger: this.logger,
     });
+    this.gate = new ResyncGate((event) => this.dispatch(event), this.logger);
     this.esl = new EslConnection(eslConnectionOptions(config, ctx.logger));
-    this.esl.on('event', (event) => this.onEvent(event));
+    this.esl.on('event', (event) => this.gate.push(event));
     this.esl.on('status', (status) => this.emit('status', status));
     this.esl.on('connected', () => void this.resync());
   }
@@ -83,32 +86,15 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
     }
   }
 
-  private onEvent(event: EslEvent): void {
-    if (this.held) {
-      if (this.held.length < 100_000) this.held.push(event);
-      else this.logger.warn({}, 'ESL events held during resync over 100000; dropping');
-      return;
-    }
-    this.dispatch(event);
-  }
-
   private dispatch(event: EslEvent): void {
-    let out;
-    try {
-      out = this.normaliser.handle(event);
-    } catch (err) {
-      // A normaliser bug on one odd event must not stop the PBX feed.
-      this.logger.error({ err: describeError(err), event: event.name }, 'FreeSWITCH event could not be normalised; skipped');
-      return;
-    }
-    for (const item of out) {
+    for (const item of this.normaliser.handle(event)) {
       if (item.kind === 'leg') this.emit('leg', item.leg);
       else this.emit('early', item.early);
     }
   }
 
   private async resync(): Promise<void> {
-    this.held = [];
+    this.gate.hold();
     try {
       const body = await this.esl.api(RESYNC_COMMAND);
       if (body.startsWith('-ERR')) throw new CallpopError('CALLPOP_ESL_FRAME', `show channels failed: ${body.trim().slice(0, 120)}`);
@@ -119,9 +105,7 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
       // Without the list the tracker keeps its state; events keep flowing.
       this.logger.warn({ err: describeError(err), code: err instanceof CallpopError ? err.code : undefined }, 'ESL resync failed; tracker state kept as is');
     } finally {
-      const held = this.held ?? [];
-      this.held = null;
-      for (const event of held) this.dispatch(event);
+      this.gate.release();
     }
   }
 }
