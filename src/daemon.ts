@@ -5,7 +5,7 @@ import type { Config } from './config/config-types.js';
 import type { CallRecord, Connector } from './connectors/contract.js';
 import { ConnectorRegistry } from './connectors/registry.js';
 import { HubServer, sendJson, type HttpRoute } from './hub/hub-server.js';
-import { callStateMessage, popMessage } from './hub/pop-message.js';
+import { callStateMessage, renderPopMessage } from './hub/pop-message.js';
 import type { AgentMessage, Unstamped } from './hub/protocol.js';
 import { createLookupService } from './lookup/lookup-service.js';
 import type { LookupService } from './lookup/lookup-api.js';
@@ -305,16 +305,9 @@ export class Daemon {
   }
 
   private async publishPop(type: 'pop' | 'update', event: CallEvent, result: LookupResult, selected = 0): Promise<void> {
-    const match = result.matches[selected] ?? null;
     // Rendered once per agent role: templates may be chosen by role, and masking differs by role.
     const byRole = new Map<string, Unstamped<AgentMessage>>();
-    for (const role of this.roles) {
-      const ctx = { call: event, lookup: result, match, role };
-      const template = this.mapping.select(ctx);
-      const payload = await this.mapping.render(ctx, template);
-      const matches = result.matches.map((m) => ({ source: m.source, ...(m.id !== undefined ? { id: m.id } : {}), label: this.mapping.label(m, template) }));
-      byRole.set(role, popMessage(type, event, result, payload, matches, selected) as Unstamped<AgentMessage>);
-    }
+    for (const role of this.roles) byRole.set(role, await renderPopMessage(this.mapping, type, event, result, { role, selected }));
     const fallback = byRole.get(this.roles[0] ?? 'agent');
     if (fallback) this.hub.publish(fallback, byRole);
   }

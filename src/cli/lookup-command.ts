@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load-config.js';
 import { ConnectorRegistry } from '../connectors/registry.js';
 import { createConnectors } from '../daemon.js';
-import { popMessage } from '../hub/pop-message.js';
+import { renderPopMessage } from '../hub/pop-message.js';
 import { PROTOCOL_VERSION } from '../hub/protocol.js';
 import { createLookupService } from '../lookup/lookup-service.js';
 import { compileMapping } from '../mapping/compile-mapping.js';
@@ -47,12 +47,9 @@ export async function runLookup(file: string, number: string, opts: LookupComman
       at: Date.now(),
       ...(opts.queue ? { queue: opts.queue } : {}),
     };
-    const best = result.matches[0] ?? null;
     const role = opts.role ?? config.hub.tokens[0]?.role ?? 'agent';
-    const template = opts.template ?? mapping.select({ call, lookup: result, match: best, role });
-    const payload = await mapping.render({ call, lookup: result, match: best, role }, template);
-    const matches = result.matches.map((m) => ({ source: m.source, ...(m.id !== undefined ? { id: m.id } : {}), label: mapping.label(m, template) }));
-    out(JSON.stringify({ v: PROTOCOL_VERSION, seq: 1, ...popMessage('pop', call, result, payload, matches) }, null, 2));
+    const pop = await renderPopMessage(mapping, 'pop', call, result, { role, ...(opts.template ? { template: opts.template } : {}) });
+    out(JSON.stringify({ v: PROTOCOL_VERSION, seq: 1, ...pop }, null, 2));
     for (const e of result.errors) console.error(`warning: source ${e.source} failed: ${e.code} ${e.message}`);
     return 0;
   } finally {

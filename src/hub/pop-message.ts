@@ -1,17 +1,26 @@
 import type { CallEvent } from '../model/call-event.js';
 import type { LookupResult } from '../model/customer.js';
-import type { MatchSummary, PopPayload } from '../model/pop.js';
-import type { CallStateMessage, PopMessage, Unstamped } from './protocol.js';
+import type { CompiledMapping } from '../mapping/mapping-api.js';
+import type { MatchSummary } from '../model/pop.js';
+import type { CallStateMessage, PopMessage, Unstamped, UpdateMessage } from './protocol.js';
 
-/** Builds the protocol's `pop`/`update` message from a ringing/dialing event and its mapped payload. */
-export function popMessage(
+/**
+ * Renders the `pop`/`update` message one agent role sees for a ringing/dialing leg: picks
+ * the template (unless one is forced), maps the selected match, labels every match. The
+ * daemon and `callpop lookup` both call this, so the CLI prints exactly what agents get.
+ */
+export async function renderPopMessage(
+  mapping: CompiledMapping,
   type: 'pop' | 'update',
   call: CallEvent,
   lookup: LookupResult,
-  payload: PopPayload,
-  matches: MatchSummary[],
-  selected = 0,
-): Unstamped<PopMessage> | Unstamped<Omit<PopMessage, 'type'> & { type: 'update' }> {
+  options: { role: string; selected?: number; template?: string },
+): Promise<Unstamped<PopMessage> | Unstamped<UpdateMessage>> {
+  const selected = options.selected ?? 0;
+  const ctx = { call, lookup, match: lookup.matches[selected] ?? null, role: options.role };
+  const template = options.template ?? mapping.select(ctx);
+  const payload = await mapping.render(ctx, template);
+  const matches: MatchSummary[] = lookup.matches.map((m) => ({ source: m.source, ...(m.id !== undefined ? { id: m.id } : {}), label: mapping.label(m, template) }));
   return {
     type,
     callId: call.callId,
