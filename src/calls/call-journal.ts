@@ -44,10 +44,6 @@ export class CallJournal {
     this.maxCalls = options.maxCalls ?? 50_000;
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** The lookup already made for this call (transfer targets reuse it), if any. */
   lookupFor(pbxId: string, callId: string): Promise<LookupResult> | undefined {
     return this.entries.get(key(pbxId, callId))?.lookup;

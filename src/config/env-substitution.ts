@@ -31,6 +31,3 @@ function substituteString(text: string, env: NodeJS.ProcessEnv, path: string): s
     );
   });
 }
-
-/** Key names whose values are secrets: never logged, redacted in `callpop check` output. */
-export const SECRET_KEYS = ['secret', 'password', 'token', 'client_secret', 'url', 'api_key', 'private_key'];
