@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { EslEvent, EslMessage } from '../src/pbx/freeswitch/esl-codec.js';
-import { EslDecoder, encodeCommand } from '../src/pbx/freeswitch/esl-codec.js';
+import { EslDecoder, encodeCommand, headerText } from '../src/pbx/freeswitch/esl-codec.js';
 import { isCallpopError } from '../src/model/errors.js';
 import { encodeEventFrame } from '../src/sim/esl-simulator.js';
 import { prng } from './helpers/prng.js';
@@ -42,7 +42,7 @@ describe('ESL codec', () => {
     const create = evs.find((e) => e.name === 'CHANNEL_CREATE');
     assert.equal(create?.headers['Caller-Caller-ID-Number'], '+4940111222');
     assert.equal(create?.headers['Caller-Caller-ID-Name'], 'Jürgen Müller');
-    assert.equal(create?.headers['Event-Date-Local']?.includes(' '), true);
+    assert.equal(String(create?.headers['Event-Date-Local']).includes(' '), true);
   });
 
   it('gives the plain and the JSON capture the same events, header for header', () => {
@@ -60,6 +60,36 @@ describe('ESL codec', () => {
         assert.equal(p.body, j.body, `${name} #${i}`);
       }
     }
+  });
+
+  it('spells JSON arrays as the plain format does and keeps nested objects as JSON text', () => {
+    const body = JSON.stringify({
+      'Event-Name': 'CHANNEL_EXECUTE',
+      variable_DP_MATCH: ['+4930123456', '1001'],
+      variable_odd: { a: 1 },
+      'Caller-Caller-ID-Name': 'Erika',
+    });
+    const out = new EslDecoder().push(Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\nContent-Type: text/event-json\n\n${body}`));
+    const [ev] = events(out);
+    assert.equal(ev?.headers['variable_DP_MATCH'], 'ARRAY::+4930123456|:1001');
+    assert.equal(ev?.headers['variable_odd'], '{"a":1}');
+    assert.equal(ev?.headers['Caller-Caller-ID-Name'], 'Erika');
+  });
+
+  it('leaves a "[" or "{" inside a string value as it is', () => {
+    const headers = { 'Event-Name': 'CHANNEL_CREATE', 'Channel-Name': 'sofia/internal/1001@[fd00::2]', 'Caller-Caller-ID-Name': '{Acme}' };
+    const [ev] = events(new EslDecoder().push(encodeEventFrame({ name: 'CHANNEL_CREATE', headers }, 'json')));
+    assert.deepEqual(ev?.headers, headers);
+  });
+
+  it('keeps numbers, booleans and null from a non-FreeSWITCH JSON peer, read as text by headerText', () => {
+    const body = '{"Event-Name":"CHANNEL_CREATE","Caller-Caller-ID-Number":4930123456,"Channel-HIT-Dialplan":true,"Caller-Caller-ID-Name":null}';
+    const [ev] = events(new EslDecoder().push(Buffer.from(`Content-Length: ${body.length}\nContent-Type: text/event-json\n\n${body}`)));
+    assert.ok(ev);
+    assert.equal(headerText(ev.headers, 'Caller-Caller-ID-Number'), '4930123456');
+    assert.equal(headerText(ev.headers, 'Channel-HIT-Dialplan'), 'true');
+    assert.equal(headerText(ev.headers, 'Caller-Caller-ID-Name'), undefined);
+    assert.equal(headerText(ev.headers, 'Missing'), undefined);
   });
 
   it('reads the inner body of a plain BACKGROUND_JOB event', () => {

@@ -6,6 +6,7 @@ import type { EslEvent } from '../src/pbx/freeswitch/esl-codec.js';
 import { EslDecoder } from '../src/pbx/freeswitch/esl-codec.js';
 import { FreeswitchNormaliser } from '../src/pbx/freeswitch/freeswitch-normaliser.js';
 import { freeswitchAgentResolver } from '../src/pbx/freeswitch/index.js';
+import { encodeEventFrame } from '../src/sim/esl-simulator.js';
 import type { EarlyCall } from '../src/pbx/pbx-adapter.js';
 import {
   agentDialoutScenario,
@@ -156,6 +157,21 @@ describe('FreeSWITCH captures through codec, normaliser and tracker', () => {
       });
     });
   }
+
+  it('pops a caller number that a JSON peer sent as a number as text', () => {
+    // FreeSWITCH never sends a JSON number; a proxy or another peer might. The pop must still
+    // carry a string, never a number that a CRM lookup or the agent page would trip on.
+    const events = captureEvents('01-inbound-answered.esl').map((e) => {
+      if (e.headers['Caller-Caller-ID-Number'] !== '+4930123456') return e;
+      return { ...e, headers: { ...e.headers, 'Caller-Caller-ID-Number': 4930123456 } };
+    });
+    const bytes = Buffer.concat(events.map((e) => encodeEventFrame(e, 'json')));
+    const p = pipeline();
+    p.feed(new EslDecoder().push(bytes).flatMap((m) => (m.type === 'event' ? [m.event] : [])));
+    const ringing = p.calls.find((e) => e.kind === 'ringing');
+    assert.equal(ringing?.caller.number, '4930123456');
+    assert.deepEqual(p.calls.map((e) => e.kind), ['ringing', 'answered', 'ended']);
+  });
 
   it('gives identical CallEvents for the plain and the JSON capture of each scenario', () => {
     for (const name of ['01-inbound-answered', '02-inbound-abandoned', '04-outbound-click-to-dial', '05-blind-transfer']) {

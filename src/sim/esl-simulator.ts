@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import type { EslEvent } from '../pbx/freeswitch/esl-codec.js';
-import { EslDecoder } from '../pbx/freeswitch/esl-codec.js';
+import { EslDecoder, headerText, type EslEvent } from '../pbx/freeswitch/esl-codec.js';
 
 /**
  * A FreeSWITCH Event Socket server that speaks the exact wire format of mod_event_socket
@@ -344,11 +343,11 @@ export class EslSimulator {
 function wants(client: Client, event: EslEvent): boolean {
   const sub = client.subscription;
   const subscribed =
-    sub.has('ALL') || sub.has(event.name) || (event.name === 'CUSTOM' && sub.has(event.headers['Event-Subclass'] ?? '\u0000'));
+    sub.has('ALL') || sub.has(event.name) || (event.name === 'CUSTOM' && sub.has(headerText(event.headers, 'Event-Subclass') ?? '\u0000'));
   if (!subscribed) return false;
   if (client.filters.length === 0) return true;
   // mod_event_socket: with filters set, an event passes when one of them matches.
-  return client.filters.some((f) => event.headers[f.header] === f.value);
+  return client.filters.some((f) => headerText(event.headers, f.header) === f.value);
 }
 
 /** One outer frame: headers (not encoded), blank line, body counted in bytes. */
@@ -385,7 +384,8 @@ export function encodeEventFrame(event: EslEvent, format: 'plain' | 'json'): Buf
   let body = '';
   for (const [k, v] of Object.entries(event.headers)) {
     if (k === 'Content-Length' && event.body !== undefined) continue;
-    body += `${k}: ${fsUrlEncode(v)}\n`;
+    if (v === null) continue; // the plain format has no null
+    body += `${k}: ${fsUrlEncode(String(v))}\n`;
   }
   if (event.body !== undefined) {
     body += `Content-Length: ${Buffer.byteLength(event.body)}\n\n${event.body}`;

@@ -3,7 +3,7 @@ import type { ActiveLeg, LegEvent, LegEventType } from '../../model/leg-event.js
 import type { Logger } from '../../model/logger.js';
 import { silentLogger } from '../../model/logger.js';
 import type { EarlyCall } from '../pbx-adapter.js';
-import type { EslEvent } from './esl-codec.js';
+import { headerText, type EslEvent, type EslHeaders } from './esl-codec.js';
 
 /**
  * FreeSWITCH ESL events -> LegEvents (facts about agent legs) and EarlyCalls.
@@ -127,7 +127,7 @@ export class FreeswitchNormaliser {
     const name = event.name;
     if (CHANNEL_EVENTS.has(name)) return this.onChannelEvent(event);
     if (name === 'CUSTOM') {
-      if (event.headers['Event-Subclass'] === 'callcenter::info') return this.onCallcenter(event);
+      if (headerText(event.headers, 'Event-Subclass') === 'callcenter::info') return this.onCallcenter(event);
       return [];
     }
     if (name === 'API') return this.onApi(event);
@@ -201,7 +201,7 @@ export class FreeswitchNormaliser {
 
   private onChannelEvent(event: EslEvent): FreeswitchOutput[] {
     const h = event.headers;
-    const uuid = h['Unique-ID'];
+    const uuid = headerText(h, 'Unique-ID');
     if (!uuid || this.ended.has(uuid)) return [];
     const out: FreeswitchOutput[] = [];
     let ch = this.channels.get(uuid);
@@ -213,7 +213,7 @@ export class FreeswitchNormaliser {
     const name = event.name;
     if (name === 'CHANNEL_HANGUP' || name === 'CHANNEL_HANGUP_COMPLETE') {
       if (ch.role === 'agent' && ch.started) {
-        out.push(this.leg('leg-hangup', ch, event, { cause: h['Hangup-Cause'] || h['variable_hangup_cause'] || undefined }));
+        out.push(this.leg('leg-hangup', ch, event, { cause: headerText(h, 'Hangup-Cause') || headerText(h, 'variable_hangup_cause') || undefined }));
       }
       this.forget(uuid);
       this.markEnded(uuid);
@@ -239,8 +239,8 @@ export class FreeswitchNormaliser {
       case 'click-to-dial':
         // The agent's own phone rings first: never an inbound pop. The dialled number is
         // known once the answered leg enters the dialplan (CALL_UPDATE, new caller profile).
-        if (h['Channel-HIT-Dialplan'] === 'true') {
-          const dest = h['Caller-Destination-Number'];
+        if (headerText(h, 'Channel-HIT-Dialplan') === 'true') {
+          const dest = headerText(h, 'Caller-Destination-Number');
           if (dest && dest !== ch.user) {
             ch.callee = { number: dest, name: null };
             this.start(ch, 'leg-dialing', event, out);
@@ -271,16 +271,16 @@ export class FreeswitchNormaliser {
       out.push({ kind: 'early', early: { pbxId: this.pbxId, callId: ch.callId, caller: ch.caller, anonymous: ch.anonymous } });
     }
     if (event.name === 'CHANNEL_BRIDGE') {
-      const agentId = h['Other-Leg-Unique-ID'] ?? h['Bridge-B-Unique-ID'];
+      const agentId = headerText(h, 'Other-Leg-Unique-ID') ?? headerText(h, 'Bridge-B-Unique-ID');
       const agent = agentId ? this.channels.get(agentId) : undefined;
       if (agent?.role === 'agent' && agent.device) ch.lastAgent = { legId: agent.uuid, device: agent.device };
     }
     // The far end of a click-to-dial or agent dial-out: its answer answers the agent's call.
-    const originator = h['Other-Type'] === 'originator' ? h['Other-Leg-Unique-ID'] : undefined;
+    const originator = headerText(h, 'Other-Type') === 'originator' ? headerText(h, 'Other-Leg-Unique-ID') : undefined;
     const agent = originator ? this.channels.get(originator) : undefined;
     if (agent?.role === 'agent' && (agent.mode === 'click-to-dial' || agent.mode === 'dialout')) {
       if (!agent.started && agent.mode === 'click-to-dial') {
-        const dest = h['Caller-Destination-Number'];
+        const dest = headerText(h, 'Caller-Destination-Number');
         if (dest) agent.callee = { number: dest, name: null };
         this.start(agent, 'leg-dialing', event, out);
       }
@@ -295,7 +295,7 @@ export class FreeswitchNormaliser {
    * transferring agent's leg just hangs up with NORMAL_CLEARING (README "Blind transfer").
    */
   private detectTransfer(ch: Channel, event: EslEvent, out: FreeswitchOutput[]): void {
-    const source = event.headers['Caller-Transfer-Source'];
+    const source = headerText(event.headers, 'Caller-Transfer-Source');
     if (!source || source === ch.transferSource) return;
     ch.transferSource = source;
     const from = ch.lastAgent;
@@ -304,7 +304,7 @@ export class FreeswitchNormaliser {
       ch.apiTransferFrom = undefined;
       return;
     }
-    out.push(this.transferEvent(ch, from, event.headers['Caller-Destination-Number'] ?? null, event));
+    out.push(this.transferEvent(ch, from, headerText(event.headers, 'Caller-Destination-Number') ?? null, event));
   }
 
   /**
@@ -313,8 +313,8 @@ export class FreeswitchNormaliser {
    */
   private onApi(event: EslEvent): FreeswitchOutput[] {
     const h = event.headers;
-    if (h['API-Command'] !== 'uuid_transfer') return [];
-    const args = (h['API-Command-Argument'] ?? '').trim().split(/\s+/);
+    if (headerText(h, 'API-Command') !== 'uuid_transfer') return [];
+    const args = (headerText(h, 'API-Command-Argument') ?? '').trim().split(/\s+/);
     const target = args[0] ? this.channels.get(args[0]) : undefined;
     if (!target) return [];
     let flag: string | undefined;
@@ -340,11 +340,11 @@ export class FreeswitchNormaliser {
 
   private onCallcenter(event: EslEvent): FreeswitchOutput[] {
     const h = event.headers;
-    const action = h['CC-Action'];
+    const action = headerText(h, 'CC-Action');
     const out: FreeswitchOutput[] = [];
     if (action === 'member-queue-start') {
-      const member = h['CC-Member-Session-UUID'] || h['Unique-ID'];
-      const queue = this.queueName(h['CC-Queue']);
+      const member = headerText(h, 'CC-Member-Session-UUID') || headerText(h, 'Unique-ID');
+      const queue = this.queueName(headerText(h, 'CC-Queue'));
       if (!member) return out;
       if (queue) {
         this.memberQueues.set(member, queue);
@@ -352,7 +352,7 @@ export class FreeswitchNormaliser {
       }
       let ch = this.channels.get(member);
       if (!ch && !this.ended.has(member)) {
-        const party = partyOf(h['CC-Member-CID-Number'], h['CC-Member-CID-Name'], h);
+        const party = partyOf(headerText(h, 'CC-Member-CID-Number'), headerText(h, 'CC-Member-CID-Name'), h);
         ch = {
           uuid: member,
           role: 'trunk',
@@ -377,12 +377,12 @@ export class FreeswitchNormaliser {
     }
     if (action === 'bridge-agent-start') {
       // The agent answered and mod_callcenter bridges it to the member (uuid_bridge).
-      const agentId = h['CC-Agent-UUID'];
+      const agentId = headerText(h, 'CC-Agent-UUID');
       const agent = agentId ? this.channels.get(agentId) : undefined;
       if (agent?.role === 'agent' && agent.mode === 'inbound') {
         this.start(agent, 'leg-ringing', event, out);
         this.answer(agent, event, out);
-        const member = this.channels.get(h['CC-Member-Session-UUID'] ?? '');
+        const member = this.channels.get(headerText(h, 'CC-Member-Session-UUID') ?? '');
         if (member && member.role !== 'agent' && agent.device) member.lastAgent = { legId: agent.uuid, device: agent.device };
       }
       return out;
@@ -396,11 +396,11 @@ export class FreeswitchNormaliser {
 
   private classify(uuid: string, event: EslEvent): Channel {
     const h = event.headers;
-    const direction = h['Call-Direction'];
-    const presenceUser = userPart(h['Channel-Presence-ID']);
-    const channelName = h['Channel-Name'] ?? '';
-    const loopback = channelName.startsWith('loopback/') || h['variable_is_loopback'] === 'true';
-    const originator = h['Other-Type'] === 'originator' ? h['Other-Leg-Unique-ID'] : h['variable_originating_leg_uuid'];
+    const direction = headerText(h, 'Call-Direction');
+    const presenceUser = userPart(headerText(h, 'Channel-Presence-ID'));
+    const channelName = headerText(h, 'Channel-Name') ?? '';
+    const loopback = channelName.startsWith('loopback/') || headerText(h, 'variable_is_loopback') === 'true';
+    const originator = headerText(h, 'Other-Type') === 'originator' ? headerText(h, 'Other-Leg-Unique-ID') : headerText(h, 'variable_originating_leg_uuid');
     const base = {
       uuid,
       started: false,
@@ -408,12 +408,12 @@ export class FreeswitchNormaliser {
     };
 
     if (direction === 'outbound') {
-      const user = h['variable_dialed_user'] || presenceUser;
+      const user = headerText(h, 'variable_dialed_user') || presenceUser;
       if (user) {
         const device = `user/${user}`;
-        const { party: caller, anonymous } = partyOf(h['Caller-Caller-ID-Number'], h['Caller-Caller-ID-Name'], h);
-        const agentParty: Party = { number: user, name: h['variable_effective_caller_id_name'] || null };
-        const member = h['variable_cc_member_session_uuid'];
+        const { party: caller, anonymous } = partyOf(headerText(h, 'Caller-Caller-ID-Number'), headerText(h, 'Caller-Caller-ID-Name'), h);
+        const agentParty: Party = { number: user, name: headerText(h, 'variable_effective_caller_id_name') || null };
+        const member = headerText(h, 'variable_cc_member_session_uuid');
         if (member) {
           const root = this.channels.get(member);
           return {
@@ -427,7 +427,7 @@ export class FreeswitchNormaliser {
             caller,
             callee: agentParty,
             anonymous,
-            queue: this.queueName(h['variable_cc_queue']) ?? this.memberQueues.get(member) ?? root?.queue,
+            queue: this.queueName(headerText(h, 'variable_cc_queue')) ?? this.memberQueues.get(member) ?? root?.queue,
             did: root?.did,
           };
         }
@@ -465,13 +465,13 @@ export class FreeswitchNormaliser {
           user,
           callId: uuid,
           direction: 'outbound',
-          caller: { number: h['variable_effective_caller_id_number'] || user, name: h['variable_effective_caller_id_name'] || null },
+          caller: { number: headerText(h, 'variable_effective_caller_id_number') || user, name: headerText(h, 'variable_effective_caller_id_name') || null },
           callee: { number: null, name: null },
           anonymous: false,
         };
       }
     } else if (direction === 'inbound' && !loopback) {
-      const user = presenceUser || h['variable_user_name'];
+      const user = presenceUser || headerText(h, 'variable_user_name');
       if (user) {
         return {
           ...base,
@@ -482,18 +482,18 @@ export class FreeswitchNormaliser {
           callId: uuid,
           direction: 'outbound',
           caller: {
-            number: h['variable_effective_caller_id_number'] || h['Caller-Caller-ID-Number'] || user,
-            name: h['variable_effective_caller_id_name'] || h['Caller-Caller-ID-Name'] || null,
+            number: headerText(h, 'variable_effective_caller_id_number') || headerText(h, 'Caller-Caller-ID-Number') || user,
+            name: headerText(h, 'variable_effective_caller_id_name') || headerText(h, 'Caller-Caller-ID-Name') || null,
           },
-          callee: { number: h['Caller-Destination-Number'] || null, name: null },
+          callee: { number: headerText(h, 'Caller-Destination-Number') || null, name: null },
           anonymous: false,
         };
       }
     }
 
     const origin = originator ? this.channels.get(originator) : undefined;
-    const { party, anonymous } = partyOf(h['Caller-Caller-ID-Number'], h['Caller-Caller-ID-Name'], h);
-    const trunk = direction === 'inbound' && this.trunkContexts.has(h['Caller-Context'] ?? '');
+    const { party, anonymous } = partyOf(headerText(h, 'Caller-Caller-ID-Number'), headerText(h, 'Caller-Caller-ID-Name'), h);
+    const trunk = direction === 'inbound' && this.trunkContexts.has(headerText(h, 'Caller-Context') ?? '');
     return {
       ...base,
       role: trunk ? 'trunk' : 'other',
@@ -502,9 +502,9 @@ export class FreeswitchNormaliser {
       caller: party,
       callee: { number: null, name: null },
       anonymous,
-      did: trunk ? h['Caller-Destination-Number'] || undefined : undefined,
+      did: trunk ? headerText(h, 'Caller-Destination-Number') || undefined : undefined,
       // A transfer before any agent (IVR -> queue) is history, not a handover between agents.
-      transferSource: h['Caller-Transfer-Source'],
+      transferSource: headerText(h, 'Caller-Transfer-Source'),
       queue: this.memberQueues.get(uuid),
     };
   }
@@ -583,8 +583,8 @@ export class FreeswitchNormaliser {
     if (ch.mode === 'click-to-dial') {
       // The directory's effective_caller_id_* show up once the answered leg enters the dialplan.
       const h = event.headers;
-      const number = h['variable_effective_caller_id_number'];
-      const name = h['variable_effective_caller_id_name'];
+      const number = headerText(h, 'variable_effective_caller_id_number');
+      const name = headerText(h, 'variable_effective_caller_id_name');
       if (number || name) ch.caller = { number: number || ch.caller.number, name: name || ch.caller.name };
     }
     if (ch.consultFrom) out.push(this.transferEvent(this.channels.get(ch.callId) ?? ch, ch.consultFrom, ch.user ?? null, event));
@@ -597,9 +597,9 @@ export class FreeswitchNormaliser {
     out.push(this.leg('leg-answered', ch, event));
   }
 
-  private fillCalleeFromOtherLeg(ch: Channel, h: Record<string, string>): void {
+  private fillCalleeFromOtherLeg(ch: Channel, h: EslHeaders): void {
     if (ch.callee.number) return;
-    const dest = h['Other-Leg-Destination-Number'];
+    const dest = headerText(h, 'Other-Leg-Destination-Number');
     if (dest && dest !== ch.user) ch.callee = { number: dest, name: null };
   }
 
@@ -685,9 +685,9 @@ function userPart(presence: string | undefined): string | undefined {
  * The caller as FreeSWITCH gave it. A withheld number (`Caller-Privacy-Hide-Number: true`,
  * or the number `anonymous`) is never passed on: `anonymous: true`, number null.
  */
-function partyOf(number: string | undefined, name: string | undefined, h: Record<string, string>): { party: Party; anonymous: boolean } {
-  const hideNumber = h['Caller-Privacy-Hide-Number'] === 'true';
-  const hideName = h['Caller-Privacy-Hide-Name'] === 'true';
+function partyOf(number: string | undefined, name: string | undefined, h: EslHeaders): { party: Party; anonymous: boolean } {
+  const hideNumber = headerText(h, 'Caller-Privacy-Hide-Number') === 'true';
+  const hideName = headerText(h, 'Caller-Privacy-Hide-Name') === 'true';
   const literal = !!number && number.toLowerCase() === 'anonymous';
   const anonymous = hideNumber || literal;
   return {
@@ -716,7 +716,7 @@ function activeState(callstate: string): ActiveLeg['state'] {
 
 /** `Event-Date-Timestamp` is µs since the epoch; receive time when it is missing. */
 function timestampOf(event: EslEvent): number {
-  const raw = event.headers['Event-Date-Timestamp'];
+  const raw = headerText(event.headers, 'Event-Date-Timestamp');
   if (raw && /^\d{10,17}$/.test(raw)) return Math.floor(Number(raw) / 1000);
   return Date.now();
 }
