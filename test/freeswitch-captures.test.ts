@@ -14,6 +14,7 @@ import {
   attendedTransferScenario,
   callcenterScenario,
   reconnectScenario,
+  referTransferScenario,
   ringGroupScenario,
 } from '../src/sim/esl-scenarios.js';
 
@@ -266,6 +267,51 @@ describe('FreeSWITCH scenarios beyond the captures', () => {
         ['answered', '1002', callId, JUERGEN.number, '1001'],
         ['ended', '1001', callId, JUERGEN.number, null],
         ['ended', '1002', callId, JUERGEN.number, '1001'],
+      ],
+    );
+  });
+
+  for (const order of ['hangup-first', 'transfer-first'] as const) {
+    it(`gives a phone's blind transfer (SIP REFER) transferred then ended, and the target the caller (${order})`, () => {
+      const { events, callId } = referTransferScenario(order);
+      const p = pipeline();
+      p.feed(events);
+      assert.deepEqual(
+        p.calls.map((e) => [e.kind, e.agent.extension, e.callId, e.caller.number, e.transferredFrom ?? null]),
+        [
+          ['ringing', '1001', callId, JUERGEN.number, null],
+          ['answered', '1001', callId, JUERGEN.number, null],
+          ['transferred', '1001', callId, JUERGEN.number, null],
+          ['ended', '1001', callId, JUERGEN.number, null],
+          ['ringing', '1002', callId, JUERGEN.number, '1001'],
+          ['answered', '1002', callId, JUERGEN.number, '1001'],
+          ['ended', '1002', callId, JUERGEN.number, '1001'],
+        ],
+      );
+      assert.deepEqual(p.calls[2]?.callee, { number: '1002', name: null });
+      assert.equal(p.normaliser.size, 0);
+    });
+  }
+
+  it('still announces a REFER transfer from an older FreeSWITCH that marks only endpoint_disposition', () => {
+    // Before transfer_to / transfer_destination existed, mod_sofia set only BLIND_TRANSFER.
+    const { events } = referTransferScenario('hangup-first');
+    const old = events.map((e) => {
+      const { variable_transfer_to: _to, variable_transfer_destination: _dest, ...headers } = e.headers;
+      return { name: e.name, headers };
+    });
+    const p = pipeline();
+    p.feed(old);
+    assert.deepEqual(
+      p.calls.map((e) => [e.kind, e.agent.extension, e.transferredFrom ?? null]),
+      [
+        ['ringing', '1001', null],
+        ['answered', '1001', null],
+        ['transferred', '1001', null],
+        ['ended', '1001', null],
+        ['ringing', '1002', '1001'],
+        ['answered', '1002', '1001'],
+        ['ended', '1002', '1001'],
       ],
     );
   });

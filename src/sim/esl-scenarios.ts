@@ -3,7 +3,8 @@ import type { EslEvent } from '../pbx/freeswitch/esl-codec.js';
 /**
  * Builders for FreeSWITCH scenarios the real captures do not cover, written from the
  * FreeSWITCH event documentation and mod_callcenter's source: real SIP legs
- * (`sofia/...`), ring groups, mod_callcenter queues, attended transfer (`att_xfer`),
+ * (`sofia/...`), ring groups, mod_callcenter queues, attended transfer (`att_xfer`), a
+ * phone's blind transfer (SIP REFER),
  * withheld caller ID, an agent dialling out from a phone, and a reconnect mid-call.
  * Channels carry the headers the normaliser keys on, with the same spelling as the traces.
  */
@@ -323,6 +324,56 @@ export function attendedTransferScenario(): { events: EslEvent[]; callId: string
   b.emit('CHANNEL_CREATE', l2).emit('CHANNEL_PROGRESS', l2).emit('CHANNEL_ANSWER', l2);
   b.bridge(l1, l2);
   b.hangup(l1);
+  b.bridge(trunk, l2);
+  b.hangup(trunk);
+  b.hangup(l2);
+  return { events: b.events, callId: trunk };
+}
+
+/**
+ * Agent 1001 presses the phone's transfer key: a SIP REFER to 1002 (blind). As mod_sofia's
+ * `sofia_handle_sip_i_refer` does: the agent's leg gets `endpoint_disposition=BLIND_TRANSFER`,
+ * `transfer_to=blind:<caller leg>`, `transfer_destination=blind:1002`; the caller leg gets
+ * `sip_refer_to` and is sent to `1002` in the dialplan (`switch_ivr_session_transfer`: a new
+ * caller profile whose `Caller-Transfer-Source` is `<time>:<profile uuid>:bl_xfer:1002/...`);
+ * the phone then hangs up. The agent's hangup and the caller's new profile come from two
+ * session threads, so both orders are built.
+ */
+export function referTransferScenario(order: 'hangup-first' | 'transfer-first'): { events: EslEvent[]; callId: string } {
+  const b = new ScenarioBuilder();
+  const trunk = 'f0000000-0000-4000-8000-000000000001';
+  const caller = { number: '+4940111222', name: 'Jürgen Müller' };
+  b.channel(trunkLeg(trunk, caller, '+494055551001'));
+  b.emit('CHANNEL_CREATE', trunk).emit('CHANNEL_PARK', trunk);
+  const l1 = 'f0000000-0000-4000-8000-000000001001';
+  const agent = agentLeg(l1, '1001', trunk, caller);
+  b.channel(agent);
+  b.emit('CHANNEL_CREATE', l1).emit('CHANNEL_PROGRESS', l1).emit('CHANNEL_ANSWER', l1);
+  b.emit('CHANNEL_ANSWER', trunk).bridge(trunk, l1);
+  b.update(l1, {
+    variables: {
+      ...agent.variables,
+      variable_transfer_disposition: 'recv_replace',
+      variable_transfer_to: `blind:${trunk}`,
+      variable_transfer_destination: 'blind:1002',
+      variable_transfer_fallback_extension: '1001',
+      variable_endpoint_disposition: 'BLIND_TRANSFER',
+    },
+  });
+  const source = '1795400000:f0000000-0000-4000-8000-0000000000ff:bl_xfer:1002/public/XML';
+  b.update(trunk, {
+    destination: '1002',
+    variables: { variable_sip_refer_to: `<sip:1002@${DOMAIN}>`, 'variable_sip_h_Referred-By': `<sip:1001@${DOMAIN}>`, variable_transfer_history: source },
+  });
+  const transferred = (): void => {
+    b.emit('CHANNEL_UNBRIDGE', trunk, { 'Caller-Transfer-Source': source, 'Caller-RDNIS': '+494055551001' });
+  };
+  if (order === 'transfer-first') transferred();
+  b.hangup(l1);
+  if (order === 'hangup-first') transferred();
+  const l2 = 'f0000000-0000-4000-8000-000000001002';
+  b.channel(agentLeg(l2, '1002', trunk, caller));
+  b.emit('CHANNEL_CREATE', l2).emit('CHANNEL_PROGRESS', l2).emit('CHANNEL_ANSWER', l2);
   b.bridge(trunk, l2);
   b.hangup(trunk);
   b.hangup(l2);

@@ -87,12 +87,17 @@ interface Channel {
   answered: boolean;
   /** att_xfer: the agent leg that originated this consult leg. */
   consultFrom?: { legId: string; device: string };
+  /** The caller's leg this agent leg was last bridged to. */
+  bridgedTo?: string;
   // non-agent legs
   earlySent?: boolean;
   transferSource?: string;
   lastAgent?: { legId: string; device: string };
-  /** A `uuid_transfer` already announced this agent's transfer; skip the profile change. */
-  apiTransferFrom?: string;
+  /**
+   * The agent leg whose transfer of this caller was already announced (by `uuid_transfer`,
+   * by the agent's REFER hangup, or by the new caller profile), so it is announced once.
+   */
+  transferAnnouncedFrom?: string;
 }
 
 export class FreeswitchNormaliser {
@@ -191,7 +196,7 @@ export class FreeswitchNormaliser {
     }
     for (const [trunkId, agent] of pendingTrunks) {
       const trunk = this.channels.get(trunkId);
-      if (trunk && trunk.role !== 'agent' && !trunk.lastAgent) trunk.lastAgent = agent;
+      if (trunk && trunk.role !== 'agent' && !trunk.lastAgent) this.bridged(trunk, agent);
     }
     void now;
     return active;
@@ -213,6 +218,7 @@ export class FreeswitchNormaliser {
     const name = event.name;
     if (name === 'CHANNEL_HANGUP' || name === 'CHANNEL_HANGUP_COMPLETE') {
       if (ch.role === 'agent' && ch.started) {
+        this.detectReferTransfer(ch, event, out);
         out.push(this.leg('leg-hangup', ch, event, { cause: headerText(h, 'Hangup-Cause') || headerText(h, 'variable_hangup_cause') || undefined }));
       }
       this.forget(uuid);
@@ -273,7 +279,7 @@ export class FreeswitchNormaliser {
     if (event.name === 'CHANNEL_BRIDGE') {
       const agentId = headerText(h, 'Other-Leg-Unique-ID') ?? headerText(h, 'Bridge-B-Unique-ID');
       const agent = agentId ? this.channels.get(agentId) : undefined;
-      if (agent?.role === 'agent' && agent.device) ch.lastAgent = { legId: agent.uuid, device: agent.device };
+      if (agent?.role === 'agent' && agent.device) this.bridged(ch, { legId: agent.uuid, device: agent.device });
     }
     // The far end of a click-to-dial or agent dial-out: its answer answers the agent's call.
     const originator = headerText(h, 'Other-Type') === 'originator' ? headerText(h, 'Other-Leg-Unique-ID') : undefined;
@@ -300,11 +306,34 @@ export class FreeswitchNormaliser {
     ch.transferSource = source;
     const from = ch.lastAgent;
     if (!from || !source.includes(':bl_xfer:')) return;
-    if (ch.apiTransferFrom === from.legId) {
-      ch.apiTransferFrom = undefined;
-      return;
-    }
+    if (ch.transferAnnouncedFrom === from.legId) return;
+    ch.transferAnnouncedFrom = from.legId;
     out.push(this.transferEvent(ch, from, headerText(event.headers, 'Caller-Destination-Number') ?? null, event));
+  }
+
+  /**
+   * The phone's own transfer key (SIP REFER, blind). mod_sofia's `sofia_handle_sip_i_refer`
+   * leaves on the agent's leg `endpoint_disposition=BLIND_TRANSFER`,
+   * `transfer_to=blind:<caller leg>` and `transfer_destination=blind:<target>`, then the
+   * phone hangs up. The caller's new profile (detectTransfer) may come before or after this
+   * hangup; whichever comes first announces the transfer, so the agent gets `transferred`
+   * before `ended` in both orders, and the target only once.
+   */
+  private detectReferTransfer(agent: Channel, event: EslEvent, out: FreeswitchOutput[]): void {
+    const h = event.headers;
+    if (headerText(h, 'variable_endpoint_disposition') !== 'BLIND_TRANSFER' || !agent.device) return;
+    const callerId = withoutBlindPrefix(headerText(h, 'variable_transfer_to')) ?? agent.bridgedTo;
+    const caller = callerId ? this.channels.get(callerId) : undefined;
+    if (!caller || caller.role === 'agent' || caller.transferAnnouncedFrom === agent.uuid) return;
+    caller.transferAnnouncedFrom = agent.uuid;
+    const dest = withoutBlindPrefix(headerText(h, 'variable_transfer_destination')) ?? null;
+    out.push(this.transferEvent(caller, { legId: agent.uuid, device: agent.device }, dest, event));
+  }
+
+  private bridged(caller: Channel, agent: { legId: string; device: string }): void {
+    caller.lastAgent = agent;
+    const leg = this.channels.get(agent.legId);
+    if (leg) leg.bridgedTo = caller.uuid;
   }
 
   /**
@@ -333,7 +362,7 @@ export class FreeswitchNormaliser {
       caller = target;
     }
     if (!from) return [];
-    if (caller && caller.role !== 'agent') caller.apiTransferFrom = from.legId;
+    if (caller && caller.role !== 'agent') caller.transferAnnouncedFrom = from.legId;
     const base = caller && caller.role !== 'agent' ? caller : target;
     return [this.transferEvent(base, from, dest ?? null, event)];
   }
@@ -383,7 +412,7 @@ export class FreeswitchNormaliser {
         this.start(agent, 'leg-ringing', event, out);
         this.answer(agent, event, out);
         const member = this.channels.get(headerText(h, 'CC-Member-Session-UUID') ?? '');
-        if (member && member.role !== 'agent' && agent.device) member.lastAgent = { legId: agent.uuid, device: agent.device };
+        if (member && member.role !== 'agent' && agent.device) this.bridged(member, { legId: agent.uuid, device: agent.device });
       }
       return out;
     }
@@ -715,6 +744,12 @@ function activeState(callstate: string): ActiveLeg['state'] {
 }
 
 /** `Event-Date-Timestamp` is µs since the epoch; receive time when it is missing. */
+/** `blind:1002` (how mod_sofia records a REFER's target and partner) -> `1002`. */
+function withoutBlindPrefix(value: string | undefined): string | undefined {
+  if (!value?.startsWith('blind:')) return undefined;
+  return value.slice('blind:'.length) || undefined;
+}
+
 function timestampOf(event: EslEvent): number {
   const raw = headerText(event.headers, 'Event-Date-Timestamp');
   if (raw && /^\d{10,17}$/.test(raw)) return Math.floor(Number(raw) / 1000);
