@@ -6,7 +6,7 @@ import { CallTracker } from '../src/calls/call-tracker.js';
 import { EslDecoder } from '../src/pbx/freeswitch/esl-codec.js';
 import { FreeswitchNormaliser } from '../src/pbx/freeswitch/freeswitch-normaliser.js';
 import { splitCaptureFrames } from '../src/sim/esl-simulator.js';
-import type { BenchResult } from './bench-result.js';
+import { median, type BenchResult } from './bench-result.js';
 
 /**
  * ESL ingest: events/s through codec + normaliser + tracker on many interleaved calls built
@@ -125,12 +125,6 @@ function timed(fn: () => number): Timed {
   const count = fn();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { rate: count / seconds, count };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export async function run(): Promise<BenchResult[]> {

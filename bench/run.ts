@@ -1,14 +1,17 @@
+import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BenchOptions, BenchResult } from './bench-result.js';
+import type { BenchResult } from './bench-result.js';
+import type { ModuleOutcome } from './run-module.js';
 import { machineInfo, type MachineInfo } from './lib/proc-stats.js';
 
 /**
  * `npm run bench` (= `npm run build && node dist/bench/run.js [names...] [--quick]`).
  *
- * Runs every benchmark module one after the other, each within a time budget, prints one
+ * Runs every benchmark module one after the other, each in its own Node process
+ * (bench/run-module.ts) and within a time budget, prints one
  * table and writes bench/results/latest.json + latest.md (a full run only; a filtered or
  * --quick run writes to the temp dir so it never replaces the committed figures).
  * A module that is missing, throws or overruns its budget becomes a row saying so; the run
@@ -76,50 +79,52 @@ function parseArgs(argv: string[]): { quick: boolean; filter: string[] } {
   return { quick, filter };
 }
 
-type Runnable = { run: (options?: BenchOptions) => Promise<unknown> };
-
-async function load(name: string): Promise<Runnable | string> {
-  const file = join(BENCH_DIR, `${name}.js`);
-  try {
-    const mod = (await import(file)) as Partial<Runnable>;
-    if (typeof mod.run !== 'function') return `bench/${name}.ts does not export run()`;
-    return mod as Runnable;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message.includes(file)) return `bench/${name}.ts does not exist yet`;
-    return `cannot load bench/${name}.ts: ${e.message.split('\n')[0]}`;
-  }
-}
-
 function isResult(value: unknown): value is BenchResult {
   const r = value as Partial<BenchResult> | null;
   return typeof r === 'object' && r !== null && typeof r.name === 'string' && typeof r.value === 'number' && typeof r.unit === 'string';
 }
 
+/** Runs one module in its own Node process (bench/run-module.ts), within its budget. */
 async function runOne(plan: Plan, budgetMs: number, quick: boolean): Promise<ModuleReport> {
   const start = performance.now();
   const report = (status: ModuleReport['status'], results: BenchResult[]): ModuleReport => ({ module: plan.name, status, elapsedMs: Math.round(performance.now() - start), results });
-  const mod = await load(plan.name);
-  if (typeof mod === 'string') return report('not available', [{ name: plan.name, value: Number.NaN, unit: '', notes: `not available: ${mod}` }]);
-  let timer: NodeJS.Timeout | undefined;
+  const row = (notes: string): BenchResult[] => [{ name: plan.name, value: Number.NaN, unit: '', notes }];
   const limitMs = Math.round(budgetMs * OVERRUN_FACTOR);
-  const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), limitMs)));
-  try {
-    const outcome = await Promise.race([mod.run({ quick, budgetMs }), timeout]);
-    if (outcome === 'timeout') {
-      return report('timed out', [{ name: plan.name, value: Number.NaN, unit: '', notes: `timed out: no result within ${Math.round(limitMs / 1000)} s (budget ${Math.round(budgetMs / 1000)} s); abandoned` }]);
+  // Its own process group, so an abandoned module's daemons and load generators go with it.
+  const child = fork(join(BENCH_DIR, 'run-module.js'), [plan.name, String(quick), String(budgetMs)], {
+    serialization: 'advanced',
+    stdio: 'inherit',
+    detached: true,
+  });
+  const outcome = await new Promise<ModuleOutcome | 'timeout' | { exit: string }>((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), limitMs);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m as ModuleOutcome);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ exit: signal ?? `code ${code}` });
+    });
+  });
+  if (child.pid !== undefined && child.exitCode === null) {
+    try {
+      process.kill(-child.pid, outcome === 'timeout' ? 'SIGKILL' : 'SIGTERM');
+    } catch {
+      // already gone
     }
-    const results = Array.isArray(outcome) ? outcome : [];
-    const bad = results.filter((r) => !isResult(r)).length;
-    const good = results.filter(isResult);
-    if (bad > 0) good.push({ name: plan.name, value: Number.NaN, unit: '', notes: `${bad} result(s) without name/value/unit were dropped` });
-    if (good.length === 0) good.push({ name: plan.name, value: Number.NaN, unit: '', notes: 'returned no results' });
-    return report('ok', good);
-  } catch (err) {
-    return report('failed', [{ name: plan.name, value: Number.NaN, unit: '', notes: `failed: ${String((err as Error)?.message ?? err).split('\n')[0]}` }]);
-  } finally {
-    clearTimeout(timer);
   }
+  if (outcome === 'timeout') {
+    return report('timed out', row(`timed out: no result within ${Math.round(limitMs / 1000)} s (budget ${Math.round(budgetMs / 1000)} s); abandoned`));
+  }
+  if ('exit' in outcome) return report('failed', row(`failed: the module's process exited (${outcome.exit}) without results`));
+  if (outcome.status === 'not available') return report('not available', row(`not available: ${outcome.message}`));
+  if (outcome.status === 'failed') return report('failed', row(`failed: ${outcome.message}`));
+  const bad = outcome.results.filter((r) => !isResult(r)).length;
+  const good = outcome.results.filter(isResult);
+  if (bad > 0) good.push({ name: plan.name, value: Number.NaN, unit: '', notes: `${bad} result(s) without name/value/unit were dropped` });
+  if (good.length === 0) good.push({ name: plan.name, value: Number.NaN, unit: '', notes: 'returned no results' });
+  return report('ok', good);
 }
 
 function fmtNumber(v: number | undefined): string {
@@ -204,7 +209,7 @@ async function main(): Promise<void> {
 }
 
 main().then(
-  // Modules may leave handles behind (an abandoned one still running): the run is over.
+  // Every module ran in its own process; nothing of theirs is left to wait for.
   () => process.exit(0),
   (err: unknown) => {
     console.error(err);
