@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { validateConfig } from '../config/load-config.js';
 import { Daemon } from '../daemon.js';
 import { createLogger } from '../observability/create-logger.js';
-import { AmiSimulator } from '../sim/ami-simulator.js';
 import { demoCallScript, type DemoCall } from '../sim/demo-calls.js';
+import { startDemoPbx, type DemoPbxType } from '../sim/demo-pbx.js';
 import { createSampleCrm, sampleCustomers } from '../sim/sample-crm.js';
 import { demoConfig } from './demo-config.js';
 import { installShutdown } from './run-command.js';
@@ -18,22 +18,24 @@ export interface DemoOptions {
   /** Stop after this many calls (tests, CI); default: until Ctrl-C. */
   calls?: number;
   intervalMs: number;
+  /** Which PBX the simulator speaks: AMI (default) or ESL. */
+  pbx: DemoPbxType;
 }
 
 /**
- * `callpop demo`: the AMI simulator plays realistic inbound calls on loopback, a sample
+ * `callpop demo`: a simulated Asterisk (AMI) or FreeSWITCH (ESL) plays realistic inbound
+ * calls on loopback, a sample
  * SQLite CRM answers lookups, and the agent page shows the pops. Everything lives in a
  * temporary directory that is removed on exit.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'callpop-demo-'));
   createSampleCrm(join(dir, 'crm.sqlite'));
-  const amiSecret = randomBytes(16).toString('hex');
+  const pbxSecret = randomBytes(16).toString('hex');
   const token = randomBytes(12).toString('hex');
-  const simulator = new AmiSimulator({ username: 'callpop', secret: amiSecret });
-  const amiPort = await simulator.listen(0, '127.0.0.1');
+  const simulator = await startDemoPbx(options.pbx, pbxSecret);
 
-  const config = await validateConfig(demoConfig({ host: options.host, port: options.port, amiPort, amiSecret, token, dir }), { file: '(demo config)', baseDir: dir });
+  const config = await validateConfig(demoConfig({ host: options.host, port: options.port, pbx: simulator.configBlock, token, dir }), { file: '(demo config)', baseDir: dir });
   const logger = createLogger(config.log.level);
   const daemon = await Daemon.create(config, { logger });
   let port: number;
@@ -48,7 +50,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   const url = `http://${options.host}:${port}/?token=${token}&agents=1001,1002`;
   process.stdout.write(
-    `\n  callpop demo is running.\n\n  Agent page:  ${url}\n  (agents 1001 and 1002; a simulated Asterisk plays a call every ${Math.round(options.intervalMs / 1000)} s)\n  Sample CRM:  ${join(dir, 'crm.sqlite')}\n  Ctrl-C stops it.\n\n`,
+    `\n  callpop demo is running.\n\n  Agent page:  ${url}\n  (agents 1001 and 1002; a simulated ${options.pbx === 'freeswitch' ? 'FreeSWITCH' : 'Asterisk'} plays a call every ${Math.round(options.intervalMs / 1000)} s)\n  Sample CRM:  ${join(dir, 'crm.sqlite')}\n  Ctrl-C stops it.\n\n`,
   );
   openBrowser(url);
 
@@ -60,7 +62,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     played += 1;
     if (call) {
       logger.info({ caller: call.callerNumber ?? '(withheld)', agent: call.agent, answered: call.answered }, 'demo: simulated PBX places a call');
-      simulator.playScenario(call.frames(played)).catch((err: unknown) => logger.warn({ err: String(err) }, 'demo call failed'));
+      simulator.play(call, played).catch((err: unknown) => logger.warn({ err: String(err) }, 'demo call failed'));
     }
     if (options.calls !== undefined && played >= options.calls) {
       timer = setTimeout(() => void stop().then(() => process.exit(0)), 15_000);
@@ -76,7 +78,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   };
   installShutdown(stop, logger);
-  await simulator.waitForLogin(10_000);
+  await simulator.waitReady(10_000);
   timer = setTimeout(playNext, 1500);
 }
 

@@ -3,21 +3,21 @@ import { SAMPLE_LOG_CALL_QUERY, SAMPLE_LOOKUP_QUERY } from '../sim/sample-crm.js
 export interface DemoSettings {
   host: string;
   port: number;
-  amiPort: number;
-  amiSecret: string;
+  /** The simulated PBX's `pbx:` entry (demo-pbx.ts). */
+  pbx: Record<string, unknown>;
   token: string;
   dir: string;
 }
 
 /**
  * The embedded default behind `callpop demo`: the same config an admin would write, pointing
- * at the built-in AMI simulator and the sample SQLite CRM. Kept as data so it goes through
+ * at the built-in PBX simulator (AMI or ESL) and the sample SQLite CRM. Kept as data so it goes through
  * the same validation as a real config file.
  */
 export function demoConfig(s: DemoSettings): Record<string, unknown> {
   return {
     log: { level: 'info' },
-    pbx: [{ id: 'demo-asterisk', type: 'asterisk', host: '127.0.0.1', port: s.amiPort, username: 'callpop', secret: s.amiSecret }],
+    pbx: [s.pbx],
     connectors: [
       {
         name: 'crm',

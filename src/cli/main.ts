@@ -1,5 +1,6 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { isCallpopError } from '../model/errors.js';
+import { DEMO_PBX_TYPES, type DemoPbxType } from '../sim/demo-pbx.js';
 import { runCacheClear } from './cache-command.js';
 import { runCheck } from './check-command.js';
 import { runDemo } from './demo-command.js';
@@ -47,8 +48,9 @@ program
   .option('--host <host>', 'address to listen on', '127.0.0.1')
   .option('--calls <n>', 'stop after this many simulated calls (default: run until Ctrl-C)')
   .option('--interval <ms>', 'time between simulated calls', '6000')
-  .action((opts: { port: string; host: string; calls?: string; interval: string }) =>
-    runDemo({ port: Number(opts.port), host: opts.host, calls: opts.calls ? Number(opts.calls) : undefined, intervalMs: Number(opts.interval) }),
+  .addOption(new Option('--pbx <type>', 'which PBX the simulator speaks').choices([...DEMO_PBX_TYPES]).default('asterisk'))
+  .action((opts: { port: string; host: string; calls?: string; interval: string; pbx: DemoPbxType }) =>
+    runDemo({ port: Number(opts.port), host: opts.host, calls: opts.calls ? Number(opts.calls) : undefined, intervalMs: Number(opts.interval), pbx: opts.pbx }),
   );
 
 const cache = program.command('cache').description('lookup cache of a running daemon');

@@ -5,6 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { AmiDecoder, encodeMessage } from '../pbx/asterisk/ami-codec.js';
 import type { AmiMessage } from '../pbx/asterisk/ami-codec.js';
+import { playTimed } from './play-timed.js';
 
 /**
  * An Asterisk Manager Interface server that speaks the exact wire format of Asterisk 22
@@ -149,14 +150,8 @@ export class AmiSimulator extends EventEmitter<{ action: [AmiMessage]; login: []
   }
 
   /** Plays timed frames (a scripted call); resolves after the last one. */
-  async playScenario(frames: readonly ScenarioFrame[]): Promise<void> {
-    const sorted = [...frames].sort((a, b) => a.atMs - b.atMs);
-    const start = Date.now();
-    for (const frame of sorted) {
-      const wait = frame.atMs - (Date.now() - start);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      this.send(frame.data);
-    }
+  playScenario(frames: readonly ScenarioFrame[]): Promise<void> {
+    return playTimed(frames, (frame) => this.send(frame.data));
   }
 
   /** The channels `CoreShowChannels` reports (each a `CoreShowChannel` event's fields). */

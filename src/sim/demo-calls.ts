@@ -1,14 +1,12 @@
-import { inboundCall } from './ami-scenarios.js';
-import type { ScenarioFrame } from './ami-simulator.js';
 import type { SampleCustomer } from './sample-crm.js';
 
-/** One call the demo's simulated PBX places. */
+/** One call the demo's simulated PBX places (played as AMI or ESL by demo-pbx.ts). */
 export interface DemoCall {
+  /** null: a withheld number. */
   callerNumber: string | null;
+  callerName: string | null;
   agent: string;
   answered: boolean;
-  /** The AMI frames of this call; `seq` keeps ids unique across repetitions. */
-  frames(seq: number): ScenarioFrame[];
 }
 
 /**
@@ -17,12 +15,7 @@ export interface DemoCall {
  */
 export function demoCallScript(customers: readonly SampleCustomer[]): DemoCall[] {
   const national = (e164: string) => `0${e164.slice(3)}`; // +4930... -> 030..., as a German trunk may present it
-  const call = (callerNumber: string | null, callerName: string | null, agent: string, answered = true): DemoCall => ({
-    callerNumber,
-    agent,
-    answered,
-    frames: (seq) => inboundCall({ callerNumber, callerName, agent, seq, answered, answerAfterMs: 4000, talkMs: 6000 }),
-  });
+  const call = (callerNumber: string | null, callerName: string | null, agent: string, answered = true): DemoCall => ({ callerNumber, callerName, agent, answered });
   const [erika, max, petra, hans, juergen, aylin] = customers;
   const script: DemoCall[] = [];
   if (erika) script.push(call(erika.phone, `${erika.first_name} ${erika.last_name}`, '1001'));

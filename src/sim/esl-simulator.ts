@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { EslDecoder, headerText, type EslEvent } from '../pbx/freeswitch/esl-codec.js';
+import type { EslScenarioPhase } from './esl-inbound-call.js';
+import { playTimed } from './play-timed.js';
 
 /**
  * A FreeSWITCH Event Socket server that speaks the exact wire format of mod_event_socket
@@ -122,6 +124,17 @@ export class EslSimulator {
     }
     this.counters.eventsSent += sent;
     return sent;
+  }
+
+  /**
+   * Sends each phase's events `atMs` after the start, stamped with the time they are sent
+   * (`Event-Date-Timestamp`, in µs), as a live FreeSWITCH stamps its events.
+   */
+  playScenario(phases: readonly EslScenarioPhase[]): Promise<void> {
+    return playTimed(phases, (phase) => {
+      const nowUs = String(Date.now() * 1000);
+      this.sendEvents(phase.events.map((e) => ({ ...e, headers: { ...e.headers, 'Event-Date-Timestamp': nowUs } })));
+    });
   }
 
   /**
