@@ -12,8 +12,20 @@ import { playTimed } from './play-timed.js';
  * test/fixtures/freeswitch/. Used by the tests and the demo; listens on loopback only.
  */
 
+/** A directory user allowed to `userauth` (mod_event_socket's esl-* params). */
+export interface EslSimulatorUser {
+  /** `esl-password`. */
+  password: string;
+  /** `esl-allowed-events`: event names and CUSTOM subclasses; absent = all. */
+  allowedEvents?: readonly string[];
+  /** `esl-allowed-api`: api command names; absent = all. */
+  allowedApi?: readonly string[];
+}
+
 export interface EslSimulatorOptions {
   password: string;
+  /** `user@domain` -> user, for `userauth`. */
+  users?: Record<string, EslSimulatorUser>;
   /** Answer every connection with text/rude-rejection, as an ACL refusal does. */
   rejectConnections?: boolean;
   /** Never send auth/request (a port that is not an Event Socket). */
@@ -38,6 +50,9 @@ interface Client {
   /** `ALL` or event names / CUSTOM subclasses. */
   subscription: Set<string>;
   filters: Array<{ header: string; value: string }>;
+  /** Set by `userauth` for a user with esl-allowed-events / esl-allowed-api. */
+  allowedEvents?: ReadonlySet<string>;
+  allowedApi?: ReadonlySet<string>;
 }
 
 const DISCONNECT_NOTICE = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
@@ -223,8 +238,12 @@ export class EslSimulator {
     const space = line.indexOf(' ');
     const verb = (space < 0 ? line : line.slice(0, space)).trim();
     const rest = space < 0 ? '' : line.slice(space + 1);
-    this.commandLog.push(verb === 'auth' ? 'auth ********' : line);
+    this.commandLog.push(verb === 'auth' ? 'auth ********' : verb === 'userauth' ? `userauth ${rest.split(':')[0]}:********` : line);
     if (!client.authed) {
+      if (verb === 'userauth') {
+        this.userauth(client, rest);
+        return;
+      }
       if (verb === 'auth' && rest === this.options.password) {
         client.authed = true;
         this.counters.authOk++;
@@ -248,6 +267,12 @@ export class EslSimulator {
           this.reply(client, '-ERR invalid format');
           return;
         }
+        // mod_event_socket checks each name (and each subclass after CUSTOM) against
+        // esl-allowed-events and refuses the whole command on the first one not allowed.
+        if (client.allowedEvents && names.some((n) => !client.allowedEvents!.has(n) && !client.allowedEvents!.has('ALL'))) {
+          this.reply(client, '-ERR permission denied');
+          return;
+        }
         client.format = format;
         for (const name of names) client.subscription.add(name === 'all' ? 'ALL' : name);
         this.reply(client, `+OK event listener enabled ${format}`);
@@ -263,6 +288,10 @@ export class EslSimulator {
         return;
       }
       case 'api':
+        if (client.allowedApi && !client.allowedApi.has(rest.split(' ')[0] ?? '')) {
+          this.reply(client, '-ERR permission denied');
+          return;
+        }
         this.counters.apiCalls++;
         this.write(client, frame({ 'Content-Type': 'api/response' }, this.api(rest)));
         return;
@@ -296,6 +325,35 @@ export class EslSimulator {
       default:
         this.reply(client, '-ERR command not found');
     }
+  }
+
+  /** `userauth user@domain:password`, answered as mod_event_socket does (Allowed-* headers). */
+  private userauth(client: Client, rest: string): void {
+    const colon = rest.indexOf(':');
+    const name = colon < 0 ? rest : rest.slice(0, colon);
+    const user = this.options.users?.[name];
+    if (!user || colon < 0 || rest.slice(colon + 1) !== user.password) {
+      this.counters.authFailed++;
+      this.reply(client, '-ERR invalid');
+      this.write(client, frame({ 'Content-Type': 'text/disconnect-notice' }, DISCONNECT_NOTICE));
+      client.socket.end();
+      return;
+    }
+    client.authed = true;
+    if (user.allowedEvents) client.allowedEvents = new Set(user.allowedEvents);
+    if (user.allowedApi) client.allowedApi = new Set(user.allowedApi);
+    this.counters.authOk++;
+    this.write(
+      client,
+      frame({
+        'Content-Type': 'command/reply',
+        'Reply-Text': '+OK accepted',
+        'Allowed-Events': user.allowedEvents?.join(',') ?? 'all',
+        'Allowed-API': user.allowedApi?.join(',') ?? 'all',
+        'Allowed-LOG': 'true',
+      }),
+    );
+    this.notify();
   }
 
   private api(command: string): string {

@@ -389,6 +389,8 @@ function isHex(b: number | undefined): boolean {
 /** What callpop sends to FreeSWITCH. Every value is checked: a LF would inject a command. */
 export type EslCommand =
   | { kind: 'auth'; password: string }
+  /** Per-user login (`userauth user@domain:password`, the user's `esl-password` in the directory). */
+  | { kind: 'userauth'; user: string; password: string }
   | { kind: 'event'; format: 'plain' | 'json'; events: readonly string[] }
   | { kind: 'filter'; header: string; value: string }
   | { kind: 'api'; command: string }
@@ -400,6 +402,8 @@ export function encodeCommand(command: EslCommand): Buffer {
   switch (command.kind) {
     case 'auth':
       return frame(`auth ${safe(command.password, 'password')}`);
+    case 'userauth':
+      return frame(`userauth ${safe(command.user, 'user')}:${safe(command.password, 'password')}`);
     case 'event':
       return frame(`event ${command.format} ${command.events.map((e) => safe(e, 'event name')).join(' ')}`);
     case 'filter':

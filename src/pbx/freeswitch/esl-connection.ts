@@ -19,6 +19,8 @@ export interface EslConnectionOptions {
   port: number;
   /** Never logged, never part of an error message. */
   password: string;
+  /** `user@domain`: log in with `userauth` (per-user ESL permissions) instead of `auth`. */
+  username?: string;
   eventFormat: 'json' | 'plain';
   /** Event names for `event <format> ...`; empty means no subscription. */
   events: readonly string[];
@@ -143,10 +145,16 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     });
   }
 
-  /** `api <command>`: resolves with the api/response body (which may start with `-ERR`). */
+  /**
+   * `api <command>`: resolves with the api/response body, which may start with `-ERR`. A
+   * refusal before the command runs (`-ERR permission denied` for a userauth user without
+   * it in esl-allowed-api) comes as a command/reply; its text is returned the same way.
+   */
   async api(command: string, timeoutMs?: number): Promise<string> {
     const reply = await this.send({ kind: 'api', command }, timeoutMs);
-    return reply.type === 'api-response' ? reply.body : '';
+    if (reply.type === 'api-response') return reply.body;
+    if (reply.type === 'command-reply') return reply.replyText;
+    return '';
   }
 
   /** Sends one command and resolves with its reply (command/reply or api/response), in order. */
@@ -298,20 +306,28 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
         else reject(connectError(this.address, 'connection refused by the server'));
       };
     });
-    const reply = await this.send({ kind: 'auth', password: this.options.password }, authTimeoutMs);
+    const { username, password } = this.options;
+    const reply = await this.send(username ? { kind: 'userauth', user: username, password } : { kind: 'auth', password }, authTimeoutMs);
     if (reply.type !== 'command-reply' || !reply.ok) {
       this.stats.authFailures += 1;
+      const answer = reply.type === 'command-reply' ? reply.replyText : 'no reply';
       throw new CallpopError(
         'CALLPOP_ESL_AUTH',
-        `FreeSWITCH ESL at ${this.address} rejected the password (${reply.type === 'command-reply' ? reply.replyText : 'no reply'}); ` +
-          'check <param name="password"> in event_socket.conf.xml against this pbx entry\'s password',
+        username
+          ? `FreeSWITCH ESL at ${this.address} rejected user ${username} (${answer}); check that the directory user exists ` +
+              'with <param name="esl-password"> equal to this pbx entry\'s password'
+          : `FreeSWITCH ESL at ${this.address} rejected the password (${answer}); ` +
+              'check <param name="password"> in event_socket.conf.xml against this pbx entry\'s password',
       );
     }
     if (!subscribe || socket.destroyed) return;
     if (this.options.events.length > 0) {
       const sub = await this.send({ kind: 'event', format: this.options.eventFormat, events: this.options.events });
       if (sub.type !== 'command-reply' || !sub.ok) {
-        throw new CallpopError('CALLPOP_ESL_CONNECT', `FreeSWITCH ESL at ${this.address} refused the event subscription (${sub.type === 'command-reply' ? sub.replyText : sub.type})`);
+        const answer = sub.type === 'command-reply' ? sub.replyText : sub.type;
+        // A userauth user's esl-allowed-events must list every event (and CUSTOM subclass) asked for.
+        const hint = username && answer.includes('permission denied') ? `; user ${username} needs esl-allowed-events "${this.options.events.join(' ')}"` : '';
+        throw new CallpopError('CALLPOP_ESL_CONNECT', `FreeSWITCH ESL at ${this.address} refused the event subscription (${answer})${hint}`);
       }
     }
     for (const filter of this.options.filters ?? []) {

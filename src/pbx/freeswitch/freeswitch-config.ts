@@ -21,6 +21,12 @@ export interface FreeswitchConfig {
   port: number;
   /** Event Socket password; arrives already resolved from `${env:...}`. Never logged. */
   password: string;
+  /**
+   * `user@domain` of a directory user with an `esl-password`: log in with `userauth` (whose
+   * `esl-allowed-events` / `esl-allowed-api` can limit what callpop may do) instead of the
+   * global `auth` password.
+   */
+  username?: string;
   event_format: 'json' | 'plain';
   agents: FreeswitchAgentsConfig;
   /** Dialplan contexts of inbound trunk legs (`early` prefetch on them). */
@@ -44,6 +50,7 @@ export const freeswitchConfigSchema = {
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 8021 },
     password: { type: 'string', minLength: 1, pattern: '^[^\\r\\n]*$' },
+    username: { type: 'string', pattern: '^[^@:\\s]+@[^@:\\s]+$' },
     event_format: { type: 'string', enum: ['json', 'plain'], default: 'json' },
     agents: {
       type: 'object',

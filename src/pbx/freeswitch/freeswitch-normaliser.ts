@@ -4,6 +4,7 @@ import type { Logger } from '../../model/logger.js';
 import { silentLogger } from '../../model/logger.js';
 import type { EarlyCall } from '../pbx-adapter.js';
 import { headerText, type EslEvent, type EslHeaders } from './esl-codec.js';
+import { CallpopError } from '../../model/errors.js';
 
 /**
  * FreeSWITCH ESL events -> LegEvents (facts about agent legs) and EarlyCalls.
@@ -145,16 +146,7 @@ export class FreeswitchNormaliser {
    * later hangup is not lost and a later ANSWER does not pop again.
    */
   resync(showChannelsJson: string, now = Date.now()): ActiveLeg[] {
-    let rows: Array<Record<string, unknown>> = [];
-    try {
-      const parsed = JSON.parse(showChannelsJson) as { rows?: unknown };
-      if (Array.isArray(parsed.rows)) rows = parsed.rows.filter((r): r is Record<string, unknown> => r !== null && typeof r === 'object');
-    } catch {
-      // `show channels as json` answers `{"row_count":0}` or, on a very old FreeSWITCH, plain text.
-      if (!/^\s*0 total\.?\s*$/.test(showChannelsJson)) {
-        this.logger.warn({}, 'show channels as json gave no JSON; resyncing with an empty channel list');
-      }
-    }
+    const rows = channelRows(showChannelsJson);
     const seen = new Set<string>();
     const active: ActiveLeg[] = [];
     const pendingTrunks: Array<[string, { legId: string; device: string }]> = [];
@@ -744,6 +736,24 @@ function activeState(callstate: string): ActiveLeg['state'] {
 }
 
 /** `Event-Date-Timestamp` is µs since the epoch; receive time when it is missing. */
+/**
+ * The rows of `show channels as json`: `{"row_count":0}` when idle (`0 total.` on a very old
+ * FreeSWITCH). Anything else that is not a list of rows throws, so the caller keeps its
+ * state instead of taking a garbled answer for "no calls" and ending every tracked leg.
+ */
+function channelRows(answer: string): Array<Record<string, unknown>> {
+  if (/^\s*0 total\.?\s*$/.test(answer)) return [];
+  let parsed: { rows?: unknown; row_count?: unknown };
+  try {
+    parsed = JSON.parse(answer) as { rows?: unknown; row_count?: unknown };
+  } catch {
+    throw new CallpopError('CALLPOP_ESL_COMMAND', `show channels as json gave no JSON (${JSON.stringify(answer.slice(0, 60))})`);
+  }
+  if (Array.isArray(parsed?.rows)) return parsed.rows.filter((r): r is Record<string, unknown> => r !== null && typeof r === 'object');
+  if (parsed?.row_count === 0) return [];
+  throw new CallpopError('CALLPOP_ESL_COMMAND', 'show channels as json gave neither rows nor "row_count": 0');
+}
+
 /** `blind:1002` (how mod_sofia records a REFER's target and partner) -> `1002`. */
 function withoutBlindPrefix(value: string | undefined): string | undefined {
   if (!value?.startsWith('blind:')) return undefined;

@@ -74,11 +74,19 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
     return this.resolveAgent(device);
   }
 
+  /**
+   * Proves what the daemon will need: login, the event subscription, and the resync command
+   * (a `userauth` user's esl-allowed-events / esl-allowed-api may refuse either).
+   */
   async check(signal: AbortSignal): Promise<HealthStatus> {
-    const probe = new EslConnection({ ...eslConnectionOptions(this.config, this.baseLogger), events: [], idleTimeoutMs: 0 });
+    const probe = new EslConnection({ ...eslConnectionOptions(this.config, this.baseLogger), idleTimeoutMs: 0 });
     try {
-      await probe.connectOnce(signal);
-      return { ok: true, detail: `authenticated to FreeSWITCH ESL at ${probe.address} (event format ${this.config.event_format})` };
+      await probe.connectOnce(signal, { subscribe: true });
+      const channels = channelCount(await this.showChannels(probe));
+      return {
+        ok: true,
+        detail: `authenticated to FreeSWITCH ESL at ${probe.address}${this.config.username ? ` as ${this.config.username}` : ''}, subscribed (${this.config.event_format}), ${channels} channel(s) up`,
+      };
     } catch (err) {
       return { ok: false, detail: describeError(err) };
     } finally {
@@ -96,9 +104,7 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
   private async resync(): Promise<void> {
     this.gate.hold();
     try {
-      const body = await this.esl.api(RESYNC_COMMAND);
-      if (body.startsWith('-ERR')) throw new CallpopError('CALLPOP_ESL_FRAME', `show channels failed: ${body.trim().slice(0, 120)}`);
-      const legs = this.normaliser.resync(body);
+      const legs = this.normaliser.resync(await this.showChannels(this.esl));
       this.logger.info({ agentLegs: legs.length }, 'ESL resync from show channels');
       this.emit('resync', legs);
     } catch (err) {
@@ -108,6 +114,18 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
       this.gate.release();
     }
   }
+
+  /** The answer to `show channels as json`; throws when FreeSWITCH refuses the command. */
+  private async showChannels(esl: EslConnection): Promise<string> {
+    const body = await esl.api(RESYNC_COMMAND);
+    if (body.startsWith('-ERR')) {
+      const answer = body.trim().slice(0, 120);
+      const hint = this.config.username && answer.includes('permission denied') ? `; user ${this.config.username} needs "show" in esl-allowed-api` : '';
+      throw new CallpopError('CALLPOP_ESL_COMMAND', `FreeSWITCH refused "${RESYNC_COMMAND}" (${answer})${hint}`);
+    }
+    return body;
+  }
+
 }
 
 /**
@@ -137,6 +155,16 @@ export function freeswitchAgentResolver(agents: FreeswitchAgentsConfig): (device
   };
 }
 
+/** `row_count` of a `show channels as json` answer (0 when there is none). */
+function channelCount(body: string): number {
+  try {
+    const parsed = JSON.parse(body) as { row_count?: unknown };
+    return typeof parsed.row_count === 'number' ? parsed.row_count : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Maps a validated config block to connection options. */
 export function eslConnectionOptions(config: FreeswitchConfig, logger: Logger): EslConnectionOptions {
   return {
@@ -144,6 +172,7 @@ export function eslConnectionOptions(config: FreeswitchConfig, logger: Logger): 
     host: config.host,
     port: config.port,
     password: config.password,
+    ...(config.username ? { username: config.username } : {}),
     eventFormat: config.event_format,
     events: FREESWITCH_EVENT_SUBSCRIPTION,
     filters: config.filters,
