@@ -47,6 +47,13 @@ const MAX_OPEN_POPS = 50_000;
 /** How long after a call ends its agent may still pick another customer (wrap-up). */
 const PICK_WINDOW_MS = 10 * 60_000;
 
+/** A pop shown to one agent: kept while the call lasts, then for the pick window if it can be picked. */
+interface PoppedEntry {
+  event: CallEvent;
+  lookup?: Promise<LookupResult>;
+  closedAt?: number;
+}
+
 const EMPTY_LOOKUP = (number: string): LookupResult => ({ number, candidates: [], matches: [], errors: [], pending: false });
 
 /**
@@ -69,7 +76,7 @@ export class Daemon {
    * Pops by (pbx, call, agent), so an agent's `pick` can re-render one; kept for a wrap-up
    * window after the call ends, since agents often identify the customer while talking.
    */
-  private readonly popped = new Map<string, { event: CallEvent; lookup?: Promise<LookupResult>; closedAt?: number }>();
+  private readonly popped = new Map<string, PoppedEntry>();
   private sweepTimer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -223,7 +230,10 @@ export class Daemon {
     const poppedKey = `${event.pbxId}\u0000${event.callId}\u0000${event.agent.extension}`;
     if (event.kind !== 'ringing' && event.kind !== 'dialing') {
       const popped = this.popped.get(poppedKey);
-      if (popped && event.kind !== 'answered') popped.closedAt = Date.now();
+      if (popped && event.kind !== 'answered') {
+        popped.closedAt = Date.now();
+        void this.releaseWhenNothingToPick(poppedKey, popped);
+      }
       this.hub.publish(callStateMessage(event));
       return;
     }
@@ -268,13 +278,27 @@ export class Daemon {
     this.journal.setLookup(event.pbxId, event.callId, settled);
     this.enqueue(event.pbxId, event.callId, async () => {
       const cutoff = Date.now() - PICK_WINDOW_MS;
-      for (const popped of this.popped.values()) {
+      for (const [key, popped] of this.popped) {
         if (popped.event.pbxId !== event.pbxId || popped.event.callId !== event.callId) continue;
         if (popped.closedAt !== undefined && popped.closedAt < cutoff) continue;
         popped.lookup = settled;
         await this.publishPop('update', popped.event, complete);
+        if (popped.closedAt !== undefined) void this.releaseWhenNothingToPick(key, popped);
       }
     });
+  }
+
+  /**
+   * A closed pop stays for the wrap-up window only so its agent can still pick among the
+   * customers of a shared number, or receive a late lookup's update. With one match or none
+   * and the lookup complete, neither can happen: drop it, so memory follows the calls in
+   * progress rather than the last MAX_OPEN_POPS calls (at hundreds of calls/s those filled the
+   * heap that every major GC has to mark).
+   */
+  private async releaseWhenNothingToPick(key: string, entry: PoppedEntry): Promise<void> {
+    const result = await entry.lookup;
+    if (result && (result.pending || result.matches.length > 1)) return;
+    if (this.popped.get(key) === entry) this.popped.delete(key);
   }
 
   private rememberPop(key: string, event: CallEvent): void {
@@ -296,7 +320,9 @@ export class Daemon {
     const popped = this.popped.get(`${pick.pbx}\u0000${pick.callId}\u0000${pick.agent}`);
     const lookup = this.journal.lookupFor(pick.pbx, pick.callId) ?? popped?.lookup;
     if (!popped || !lookup || (popped.closedAt !== undefined && popped.closedAt < Date.now() - PICK_WINDOW_MS)) {
-      throw new Error(`no pop for call ${pick.callId} and agent ${pick.agent} (closed more than ${PICK_WINDOW_MS / 60000} minutes ago, or never shown)`);
+      throw new Error(
+        `no pop to pick from for call ${pick.callId} and agent ${pick.agent} (closed more than ${PICK_WINDOW_MS / 60000} minutes ago, closed with fewer than two matches, or never shown)`,
+      );
     }
     const result = await lookup;
     if (pick.index >= result.matches.length) throw new Error(`call ${pick.callId} has ${result.matches.length} match(es); index ${pick.index} does not exist`);

@@ -161,6 +161,26 @@ describe('end to end: an Asterisk call pops on the agent\'s WebSocket', () => {
     assert.equal(logged.customer_id, matches[1]!.id, 'the call is logged against the customer the agent picked');
   });
 
+  it('forgets a pop with a single match once its call has ended (nothing left to pick)', async () => {
+    const agent = await harness.agent(['1001']);
+    await sim.replayCapture(FIXTURE);
+    const pop = await agent.next((m) => m.type === 'pop');
+    assert.equal((pop.matches as unknown[]).length, 1);
+    await agent.next((m) => m.type === 'call' && m.state === 'ended');
+    // The release waits for the lookup (already settled) after the ended: poll the refusal.
+    const refused = await eventually(
+      async () => {
+        agent.send({ type: 'pick', pbx: pop.pbx, callId: pop.callId, agent: '1001', index: 0 });
+        const reply = await agent.next((m) => m.type === 'error' || m.type === 'update');
+        return reply.type === 'error' ? reply : undefined;
+      },
+      5000,
+      'the pick to be refused',
+    );
+    assert.match(String(refused.message), /no pop to pick from .*fewer than two matches/);
+    agent.close();
+  });
+
   it('survives a malformed AMI frame and still pops the next call', async () => {
     const agent = await harness.agent(['1001']);
     sim.send(Buffer.from('this is not AMI\r\n\u0000\u00ff garbage: \r\nEvent\r\n\r\n' + 'X'.repeat(200_000) + '\r\n\r\n'));
