@@ -125,7 +125,6 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
     }
     return body;
   }
-
 }
 
 /**
