@@ -14,6 +14,7 @@ import {
   attendedTransferScenario,
   callcenterScenario,
   reconnectScenario,
+  phoneAttendedTransferScenario,
   referTransferScenario,
   ringGroupScenario,
 } from '../src/sim/esl-scenarios.js';
@@ -315,6 +316,32 @@ describe('FreeSWITCH scenarios beyond the captures', () => {
       ],
     );
   });
+
+  for (const side of ['customer', 'target'] as const) {
+    it(`moves the consulted colleague onto the customer's call after the phone's attended transfer (bridge event on the ${side})`, () => {
+      const { events, callId, consultCallId } = phoneAttendedTransferScenario(side);
+      const p = pipeline();
+      p.feed(events);
+      const onCustomerCall = p.calls.filter((e) => e.callId === callId);
+      assert.deepEqual(
+        onCustomerCall.map((e) => [e.kind, e.agent.extension, e.caller.number, e.transferredFrom ?? null]),
+        [
+          ['ringing', '1001', JUERGEN.number, null],
+          ['answered', '1001', JUERGEN.number, null],
+          ['transferred', '1001', JUERGEN.number, null],
+          ['ringing', '1002', JUERGEN.number, '1001'],
+          ['answered', '1002', JUERGEN.number, '1001'],
+          ['ended', '1001', JUERGEN.number, null],
+          ['ended', '1002', JUERGEN.number, '1001'],
+        ],
+      );
+      // The consultation itself closes for both agents.
+      const consult = p.calls.filter((e) => e.callId === consultCallId);
+      assert.deepEqual(consult.filter((e) => e.kind === 'ended' || e.kind === 'missed').map((e) => e.agent.extension).sort(), ['1001', '1002']);
+      assert.equal(p.normaliser.size, 0);
+      assert.equal(p.tracker.size, 0);
+    });
+  }
 
   it('marks a withheld number anonymous and passes no number on', () => {
     const { events } = anonymousScenario();

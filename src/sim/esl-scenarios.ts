@@ -380,6 +380,61 @@ export function referTransferScenario(order: 'hangup-first' | 'transfer-first'):
   return { events: b.events, callId: trunk };
 }
 
+/**
+ * Attended transfer from the phone: agent 1001 talks to the customer, puts them on hold and
+ * calls 1002 from the desk phone (a second, internal call), then presses transfer: a SIP
+ * REFER with Replaces on the customer dialog. As mod_sofia's `sofia_handle_sip_i_refer`
+ * does: `transfer_to=att:<1002's leg>` on that dialog, `transfer_disposition=replaced` and
+ * `endpoint_disposition=ATTENDED_TRANSFER` on the consult dialog (parked, then hung up),
+ * `transfer_disposition=bridge` on 1002's leg, and `switch_ivr_uuid_bridge(customer, 1002)`.
+ * CHANNEL_BRIDGE is reported on the uuid_bridge originator: the customer's leg, or 1002's
+ * when the originator has no media and the two are swapped; `bridgeEventOn` builds either.
+ */
+export function phoneAttendedTransferScenario(bridgeEventOn: 'customer' | 'target'): { events: EslEvent[]; callId: string; consultCallId: string } {
+  const b = new ScenarioBuilder();
+  const trunk = 'b1000000-0000-4000-8000-000000000001';
+  const caller = { number: '+4940111222', name: 'Jürgen Müller' };
+  b.channel(trunkLeg(trunk, caller, '+494055551001'));
+  b.emit('CHANNEL_CREATE', trunk).emit('CHANNEL_PARK', trunk);
+  const a1 = 'b1000000-0000-4000-8000-000000001001';
+  b.channel(agentLeg(a1, '1001', trunk, caller));
+  b.emit('CHANNEL_CREATE', a1).emit('CHANNEL_PROGRESS', a1).emit('CHANNEL_ANSWER', a1);
+  b.emit('CHANNEL_ANSWER', trunk).bridge(trunk, a1);
+  // The consultation: 1001's phone dials 1002 (a call of its own, inbound to FreeSWITCH).
+  const a2 = 'b1000000-0000-4000-8000-000000002001';
+  b.channel({
+    uuid: a2,
+    name: `sofia/internal/1001@${DOMAIN}`,
+    direction: 'inbound',
+    context: 'default',
+    callerNumber: '1001',
+    callerName: 'Agent 1001',
+    destination: '1002',
+    presenceId: `1001@${DOMAIN}`,
+    variables: { variable_user_name: '1001', variable_domain_name: DOMAIN, variable_effective_caller_id_name: 'Agent 1001', variable_effective_caller_id_number: '1001' },
+  });
+  b.emit('CHANNEL_CREATE', a2);
+  const b1 = 'b1000000-0000-4000-8000-000000001002';
+  b.channel(agentLeg(b1, '1002', a2, { number: '1001', name: 'Agent 1001' }));
+  b.emit('CHANNEL_CREATE', b1).emit('CHANNEL_PROGRESS', b1).emit('CHANNEL_ANSWER', b1);
+  b.emit('CHANNEL_ANSWER', a2).bridge(a2, b1);
+  // The REFER (Replaces: the consult dialog) arrives on the customer dialog a1.
+  const a1Vars = agentLeg(a1, '1001', trunk, caller).variables;
+  b.update(a1, { variables: { ...a1Vars, variable_transfer_disposition: 'recv_replace', variable_transfer_to: `att:${b1}` } });
+  b.update(a2, { variables: { variable_user_name: '1001', variable_domain_name: DOMAIN, variable_transfer_disposition: 'replaced', variable_endpoint_disposition: 'ATTENDED_TRANSFER' } });
+  const b1Vars = agentLeg(b1, '1002', a2, { number: '1001', name: 'Agent 1001' }).variables;
+  b.update(b1, { variables: { ...b1Vars, variable_transfer_disposition: 'bridge' } });
+  // The old bridges come apart, then the customer is bridged to 1002.
+  b.emit('CHANNEL_UNBRIDGE', a2, { 'Other-Leg-Unique-ID': b1 }).emit('CHANNEL_UNBRIDGE', trunk, { 'Other-Leg-Unique-ID': a1 });
+  if (bridgeEventOn === 'customer') b.bridge(trunk, b1);
+  else b.bridge(b1, trunk);
+  b.hangup(a1); // the phone's BYE on the customer dialog
+  b.hangup(a2, 'ATTENDED_TRANSFER'); // the parked consult dialog, after its 2 s park timeout
+  b.hangup(trunk);
+  b.hangup(b1);
+  return { events: b.events, callId: trunk, consultCallId: a2 };
+}
+
 /** A withheld number from a SIP trunk: number `anonymous`, privacy flags set. */
 export function anonymousScenario(): { events: EslEvent[]; callId: string } {
   const b = new ScenarioBuilder();

@@ -217,6 +217,14 @@ export class FreeswitchNormaliser {
       this.markEnded(uuid);
       return out;
     }
+    if (name === 'CHANNEL_BRIDGE' && ch.role === 'agent' && ch.device) {
+      // uuid_bridge reports the bridge on its originator, which may be the agent's side.
+      const other = this.channels.get(headerText(h, 'Other-Leg-Unique-ID') ?? headerText(h, 'Bridge-B-Unique-ID') ?? '');
+      if (other && other.role !== 'agent' && this.joinCall(other, ch, event, out)) {
+        this.bridged(other, { legId: ch.uuid, device: ch.device });
+        return out;
+      }
+    }
     if (ch.role === 'agent') this.onAgentEvent(ch, event, out);
     else this.onOtherEvent(ch, event, out);
     return out;
@@ -271,7 +279,10 @@ export class FreeswitchNormaliser {
     if (event.name === 'CHANNEL_BRIDGE') {
       const agentId = headerText(h, 'Other-Leg-Unique-ID') ?? headerText(h, 'Bridge-B-Unique-ID');
       const agent = agentId ? this.channels.get(agentId) : undefined;
-      if (agent?.role === 'agent' && agent.device) this.bridged(ch, { legId: agent.uuid, device: agent.device });
+      if (agent?.role === 'agent' && agent.device) {
+        this.joinCall(ch, agent, event, out);
+        this.bridged(ch, { legId: agent.uuid, device: agent.device });
+      }
     }
     // The far end of a click-to-dial or agent dial-out: its answer answers the agent's call.
     const originator = headerText(h, 'Other-Type') === 'originator' ? headerText(h, 'Other-Leg-Unique-ID') : undefined;
@@ -320,6 +331,37 @@ export class FreeswitchNormaliser {
     caller.transferAnnouncedFrom = agent.uuid;
     const dest = withoutBlindPrefix(headerText(h, 'variable_transfer_destination')) ?? null;
     out.push(this.transferEvent(caller, { legId: agent.uuid, device: agent.device }, dest, event));
+  }
+
+  /**
+   * An agent leg of one call bridged to the caller's leg of another: the phone's attended
+   * transfer (REFER with Replaces: mod_sofia `uuid_bridge`s the customer to the consulted
+   * colleague, then hangs up the transferring agent's two dialogs with ATTENDED_TRANSFER).
+   * The agent who had the customer hands the call over, and the colleague's leg moves onto
+   * the customer's call, where it is announced again (the tracker ends the consultation for
+   * it and pops the customer, with `transferredFrom`). Returns whether it was such a join.
+   */
+  private joinCall(caller: Channel, agent: Channel, event: EslEvent, out: FreeswitchOutput[]): boolean {
+    if (caller.role === 'agent' || agent.role !== 'agent' || agent.mode !== 'inbound' || !agent.started) return false;
+    if (agent.callId === caller.callId) return false;
+    const from = caller.lastAgent;
+    if (!from || from.legId === agent.uuid) return false;
+    caller.transferAnnouncedFrom = from.legId;
+    out.push(this.transferEvent(caller, from, agent.user ?? null, event));
+    Object.assign(agent, {
+      callId: caller.callId,
+      direction: caller.direction,
+      caller: caller.caller,
+      anonymous: caller.anonymous,
+      queue: caller.queue,
+      did: caller.did,
+      consultFrom: undefined,
+      started: false,
+      answered: false,
+    });
+    this.start(agent, 'leg-ringing', event, out);
+    this.answer(agent, event, out);
+    return true;
   }
 
   private bridged(caller: Channel, agent: { legId: string; device: string }): void {
