@@ -233,6 +233,21 @@ export function agentLeg(uuid: string, ext: string, originator: string | undefin
   };
 }
 
+/** A registered desk phone placing a call (`sofia/internal/<ext>`, inbound to FreeSWITCH). */
+export function deskPhoneLeg(uuid: string, ext: string, destination: string): ChannelSpec {
+  return {
+    uuid,
+    name: `sofia/internal/${ext}@${DOMAIN}`,
+    direction: 'inbound',
+    context: 'default',
+    callerNumber: ext,
+    callerName: `Agent ${ext}`,
+    destination,
+    presenceId: `${ext}@${DOMAIN}`,
+    variables: { variable_user_name: ext, variable_domain_name: DOMAIN, variable_effective_caller_id_name: `Agent ${ext}`, variable_effective_caller_id_number: ext },
+  };
+}
+
 const ERIKA = { number: '+4930123456', name: 'Erika Mustermann' };
 
 /** Inbound call to a ring group: `bridge user/1001@cti.test,user/1002@cti.test`; 1002 answers. */
@@ -402,17 +417,7 @@ export function phoneAttendedTransferScenario(bridgeEventOn: 'customer' | 'targe
   b.emit('CHANNEL_ANSWER', trunk).bridge(trunk, a1);
   // The consultation: 1001's phone dials 1002 (a call of its own, inbound to FreeSWITCH).
   const a2 = 'b1000000-0000-4000-8000-000000002001';
-  b.channel({
-    uuid: a2,
-    name: `sofia/internal/1001@${DOMAIN}`,
-    direction: 'inbound',
-    context: 'default',
-    callerNumber: '1001',
-    callerName: 'Agent 1001',
-    destination: '1002',
-    presenceId: `1001@${DOMAIN}`,
-    variables: { variable_user_name: '1001', variable_domain_name: DOMAIN, variable_effective_caller_id_name: 'Agent 1001', variable_effective_caller_id_number: '1001' },
-  });
+  b.channel(deskPhoneLeg(a2, '1001', '1002'));
   b.emit('CHANNEL_CREATE', a2);
   const b1 = 'b1000000-0000-4000-8000-000000001002';
   b.channel(agentLeg(b1, '1002', a2, { number: '1001', name: 'Agent 1001' }));
@@ -454,17 +459,7 @@ export function anonymousScenario(): { events: EslEvent[]; callId: string } {
 export function agentDialoutScenario(): { events: EslEvent[]; callId: string } {
   const b = new ScenarioBuilder();
   const phone = 'e0000000-0000-4000-8000-000000001001';
-  b.channel({
-    uuid: phone,
-    name: `sofia/internal/1001@${DOMAIN}`,
-    direction: 'inbound',
-    context: 'default',
-    callerNumber: '1001',
-    callerName: 'Agent 1001',
-    destination: '+4940998877',
-    presenceId: `1001@${DOMAIN}`,
-    variables: { variable_user_name: '1001', variable_domain_name: DOMAIN, variable_effective_caller_id_name: 'Agent 1001', variable_effective_caller_id_number: '1001' },
-  });
+  b.channel(deskPhoneLeg(phone, '1001', '+4940998877'));
   b.emit('CHANNEL_CREATE', phone);
   const out = 'e0000000-0000-4000-8000-000000000002';
   b.channel({
