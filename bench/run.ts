@@ -84,6 +84,15 @@ function isResult(value: unknown): value is BenchResult {
   return typeof r === 'object' && r !== null && typeof r.name === 'string' && typeof r.value === 'number' && typeof r.unit === 'string';
 }
 
+/** Signals the process group led by `pid` (a module's process and whatever it started). */
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
 /** Runs one module in its own Node process (bench/run-module.ts), within its budget. */
 async function runOne(plan: Plan, budgetMs: number, quick: boolean): Promise<ModuleReport> {
   const start = performance.now();
@@ -96,6 +105,13 @@ async function runOne(plan: Plan, budgetMs: number, quick: boolean): Promise<Mod
     stdio: 'inherit',
     detached: true,
   });
+  // Detached from our process group, the module would outlive a Ctrl-C of the run: end it too.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const outcome = await new Promise<ModuleOutcome | 'timeout' | { exit: string }>((resolve) => {
     const timer = setTimeout(() => resolve('timeout'), limitMs);
     child.once('message', (m) => {
@@ -107,13 +123,9 @@ async function runOne(plan: Plan, budgetMs: number, quick: boolean): Promise<Mod
       resolve({ exit: signal ?? `code ${code}` });
     });
   });
-  if (child.pid !== undefined && child.exitCode === null) {
-    try {
-      process.kill(-child.pid, outcome === 'timeout' ? 'SIGKILL' : 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
+  process.off('SIGINT', interrupted);
+  process.off('SIGTERM', interrupted);
+  if (child.pid !== undefined && child.exitCode === null) killGroup(child.pid, outcome === 'timeout' ? 'SIGKILL' : 'SIGTERM');
   if (outcome === 'timeout') {
     return report('timed out', row(`timed out: no result within ${Math.round(limitMs / 1000)} s (budget ${Math.round(budgetMs / 1000)} s); abandoned`));
   }
