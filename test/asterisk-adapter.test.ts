@@ -227,6 +227,15 @@ describe('Asterisk adapter end to end against the AMI simulator', () => {
     assert.equal(sim.counters.logins, 1);
   });
 
+  it('check() fails, saying which privilege, when the user may not list channels (the resync would fail)', async () => {
+    const sim = await simulator();
+    sim.onAction('CoreShowChannels', () => ({ Response: 'Error', Message: 'Permission denied' }));
+    const a = adapter(config('pbx1', sim.port));
+    const status = await a.check(AbortSignal.timeout(5000));
+    assert.equal(status.ok, false);
+    assert.match(status.detail, /logged in to Asterisk AMI .*, but .*Permission denied.*write = reporting/);
+  });
+
   it('check() reports a wrong password clearly', async () => {
     const sim = await simulator();
     const a = adapter({ ...config('pbx1', sim.port), secret: 'not-the-secret' });

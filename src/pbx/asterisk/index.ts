@@ -19,6 +19,9 @@ export { agentResolver, asteriskConfigSchema, asteriskConfigWithDefaults, DEFAUL
 export type { AsteriskConfig } from './asterisk-config.js';
 export { AsteriskNormaliser, deviceOf } from './asterisk-normaliser.js';
 
+/** CoreShowChannels is registered with the system and reporting privileges (manager.c). */
+const RESYNC_PRIVILEGE_HINT = 'CoreShowChannels needs "write = reporting" (or system) for this user in manager.conf';
+
 /**
  * The Asterisk PBX adapter: AMI connection + normaliser behind the PbxAdapter seam.
  * After every login it lists the active channels (`CoreShowChannels`) and emits
@@ -69,12 +72,20 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
     return this.resolveAgent(device);
   }
 
+  /** Proves what the daemon will need: the login, and CoreShowChannels for the resync after every reconnect. */
   async check(signal: AbortSignal): Promise<HealthStatus> {
     const probe = new AmiConnection({ ...connectionOptions(this.config, this.baseLogger), pingIntervalMs: 0 });
     try {
       await probe.connectOnce(signal);
       const mode = this.config.tls.enabled ? 'TLS' : 'TCP';
-      return { ok: true, detail: `logged in to Asterisk AMI at ${probe.address} as "${this.config.username}" (${mode}, ${this.config.auth} auth)` };
+      const loggedIn = `logged in to Asterisk AMI at ${probe.address} as "${this.config.username}" (${mode}, ${this.config.auth} auth)`;
+      let channels: number;
+      try {
+        channels = (await probe.actionList('CoreShowChannels', {}, { signal, completeEvent: 'CoreShowChannelsComplete' })).events.length;
+      } catch (err) {
+        return { ok: false, detail: `${loggedIn}, but ${describeError(err)}; ${RESYNC_PRIVILEGE_HINT}` };
+      }
+      return { ok: true, detail: `${loggedIn}, ${channels} channel(s) up` };
     } catch (err) {
       return { ok: false, detail: describeError(err) };
     } finally {
@@ -97,7 +108,7 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
       this.emit('resync', legs);
     } catch (err) {
       // Without the list the tracker keeps its state; events keep flowing.
-      this.logger.warn({ err: describeError(err), code: err instanceof CallpopError ? err.code : undefined }, 'AMI CoreShowChannels failed; resync skipped (the user needs read=reporting or call)');
+      this.logger.warn({ err: describeError(err), code: err instanceof CallpopError ? err.code : undefined }, `AMI CoreShowChannels failed; resync skipped (${RESYNC_PRIVILEGE_HINT})`);
     } finally {
       this.gate.release();
     }
