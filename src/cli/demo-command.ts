@@ -50,7 +50,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   const url = `http://${options.host}:${port}/?token=${token}&agents=1001,1002`;
   process.stdout.write(
-    `\n  callpop demo is running.\n\n  Agent page:  ${url}\n  (agents 1001 and 1002; a simulated ${options.pbx === 'freeswitch' ? 'FreeSWITCH' : 'Asterisk'} plays a call every ${Math.round(options.intervalMs / 1000)} s)\n  Sample CRM:  ${join(dir, 'crm.sqlite')}\n  Ctrl-C stops it.\n\n`,
+    `\n  callpop demo is running.\n\n  Agent page:  ${url}\n  (agents 1001 and 1002; a simulated ${options.pbx === 'freeswitch' ? 'FreeSWITCH' : 'Asterisk'} plays a call every ${options.intervalMs < 1000 ? `${options.intervalMs} ms` : `${Math.round(options.intervalMs / 1000)} s`})\n  Sample CRM:  ${join(dir, 'crm.sqlite')}\n  Ctrl-C stops it.\n\n`,
   );
   openBrowser(url);
 
