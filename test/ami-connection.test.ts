@@ -241,6 +241,17 @@ describe('AMI connection against the simulator', () => {
     const list = await c.actionList('CoreShowChannels');
     assert.equal(list.response['EventList'], 'start');
     assert.deepEqual(list.events.map((e) => e['Uniqueid']), ['1.1', '1.0']);
+    assert.equal(list.truncated, undefined);
+  });
+
+  it('says a list was cut when it has more events than maxEvents, keeping only that many', async () => {
+    sim.setActiveChannels([1, 2, 3, 4, 5].map((n) => ({ Channel: `PJSIP/100${n}-0000000${n}`, Uniqueid: `1.${n}`, Linkedid: `1.${n}`, ChannelStateDesc: 'Up' })));
+    const c = connect(sim.port);
+    c.start();
+    await nextEvent(c, 'connected');
+    const list = await c.actionList('CoreShowChannels', {}, { maxEvents: 2 });
+    assert.equal(list.truncated, true);
+    assert.deepEqual(list.events.map((e) => e['Uniqueid']), ['1.1', '1.2']);
   });
 
   it('rejects an action with CALLPOP_AMI_ACTION_TIMEOUT when no answer comes', async () => {

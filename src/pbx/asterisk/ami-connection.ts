@@ -59,6 +59,8 @@ export interface AmiConnectionEvents {
 export interface AmiListResult {
   response: AmiMessage;
   events: AmiMessage[];
+  /** List events past `maxEvents` were dropped: `events` is not the whole list. */
+  truncated?: boolean;
 }
 
 interface PendingAction {
@@ -72,6 +74,7 @@ interface PendingAction {
   events: AmiMessage[];
   /** Bound on collected list events, so a runaway list cannot grow memory. */
   maxEvents: number;
+  truncated?: boolean;
   cleanup?: () => void;
 }
 
@@ -397,9 +400,11 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
       }
       if (message['Event'] !== undefined && entry.completeEvent) {
         if (message['Event'] === entry.completeEvent || message['EventList'] === 'Complete') {
-          this.settle(actionId, { response: entry.response ?? message, events: entry.events });
+          this.settle(actionId, { response: entry.response ?? message, events: entry.events, ...(entry.truncated ? { truncated: true } : {}) });
         } else if (entry.events.length < entry.maxEvents) {
           entry.events.push(message);
+        } else {
+          entry.truncated = true;
         }
         return;
       }

@@ -103,6 +103,8 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
     this.gate.hold();
     try {
       const list = await this.ami.actionList('CoreShowChannels', {}, { completeEvent: 'CoreShowChannelsComplete' });
+      // A cut list would read as "these calls are gone" and end them: keep the state instead.
+      if (list.truncated) throw new CallpopError('CALLPOP_AMI_FRAME', `CoreShowChannels listed more than ${list.events.length} channels; the list was cut`);
       const legs = this.normaliser.resync(list.events);
       this.logger.info({ channels: list.events.length, agentLegs: legs.length }, 'AMI resync from CoreShowChannels');
       this.emit('resync', legs);
