@@ -1,31 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Ajv } from 'ajv';
 import Database from 'better-sqlite3';
 import { runCheck } from '../src/cli/check-command.js';
 import { inboundAnsweredCall, scenarioBytes } from '../src/sim/ami-scenarios.js';
 import { AmiSimulator } from '../src/sim/ami-simulator.js';
 import { createSampleCrm } from '../src/sim/sample-crm.js';
 import { DaemonHarness, eventually } from './helpers/daemon-harness.js';
+import { assertProtocol } from './helpers/protocol.js';
 import type { Received } from './helpers/ws-client.js';
 
 const FIXTURE = join(process.cwd(), 'test/fixtures/asterisk/01-inbound-answered.ami');
 const SECRET = 'ami-secret-for-tests';
 
-const protocolSchema = JSON.parse(readFileSync(join(process.cwd(), 'docs/protocol.schema.json'), 'utf8')) as object;
-const ajv = new Ajv({ strict: false });
-ajv.addSchema(protocolSchema, 'protocol');
-function assertProtocol(message: Received): void {
-  const validate = ajv.getSchema(`protocol#/definitions/${message.type}`);
-  assert.ok(validate, `docs/protocol.schema.json has no definition for ${message.type}`);
-  assert.ok(validate(message), `${message.type} does not match docs/protocol.schema.json: ${ajv.errorsText(validate.errors)}`);
-}
 
 function asteriskPbx(port: number, secret = SECRET): Record<string, unknown> {
   return { id: 'pbx-a', type: 'asterisk', host: '127.0.0.1', port, username: 'callpop', secret, reconnect: { initial_ms: 50, max_ms: 200 } };
