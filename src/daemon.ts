@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { CallJournal } from './calls/call-journal.js';
 import { CallTracker } from './calls/call-tracker.js';
+import { OpenPops, type OpenPop } from './calls/open-pops.js';
 import type { Config } from './config/config-types.js';
 import type { CallRecord, Connector } from './connectors/contract.js';
 import { ConnectorRegistry } from './connectors/registry.js';
@@ -42,17 +43,10 @@ export async function createConnectors(config: Config, registry: ConnectorRegist
   return connectors;
 }
 
-/** Bound on open pops remembered for `pick` (one per ringing agent leg). */
+/** Bound on pops remembered for `pick` and late updates (one per ringing agent leg). */
 const MAX_OPEN_POPS = 50_000;
 /** How long after a call ends its agent may still pick another customer (wrap-up). */
 const PICK_WINDOW_MS = 10 * 60_000;
-
-/** A pop shown to one agent: kept while the call lasts, then for the pick window if it can be picked. */
-interface PoppedEntry {
-  event: CallEvent;
-  lookup?: Promise<LookupResult>;
-  closedAt?: number;
-}
 
 const EMPTY_LOOKUP = (number: string): LookupResult => ({ number, candidates: [], matches: [], errors: [], pending: false });
 
@@ -73,10 +67,11 @@ export class Daemon {
   private readonly chains = new Map<string, Promise<void>>();
   private readonly roles: string[];
   /**
-   * Pops by (pbx, call, agent), so an agent's `pick` can re-render one; kept for a wrap-up
-   * window after the call ends, since agents often identify the customer while talking.
+   * Pops by call and agent, so a late lookup updates every pop of its call and an agent's
+   * `pick` can re-render theirs; kept for a wrap-up window after the call ends, since agents
+   * often identify the customer while talking.
    */
-  private readonly popped = new Map<string, PoppedEntry>();
+  private readonly popped = new OpenPops({ maxPops: MAX_OPEN_POPS, windowMs: PICK_WINDOW_MS });
   private sweepTimer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -227,21 +222,18 @@ export class Daemon {
 
   private async handle(event: CallEvent): Promise<void> {
     this.journal.record(event);
-    const poppedKey = `${event.pbxId}\u0000${event.callId}\u0000${event.agent.extension}`;
     if (event.kind !== 'ringing' && event.kind !== 'dialing') {
-      const popped = this.popped.get(poppedKey);
-      if (popped && event.kind !== 'answered') {
-        popped.closedAt = Date.now();
-        void this.releaseWhenNothingToPick(poppedKey, popped);
+      if (event.kind !== 'answered') {
+        const closed = this.popped.close(event.pbxId, event.callId, event.agent.extension);
+        if (closed) void this.releaseWhenNothingToPick(closed);
       }
       this.hub.publish(callStateMessage(event));
       return;
     }
-    this.rememberPop(poppedKey, event);
     const started = performance.now();
+    const popped = this.popped.open(event);
     const lookup = this.lookupFor(event);
-    const popped = this.popped.get(poppedKey);
-    if (popped) popped.lookup = lookup;
+    popped.lookup = lookup;
     const result = await lookup;
     await this.publishPop('pop', event, result);
     this.metrics.popLatency.observe((performance.now() - started) / 1000);
@@ -277,13 +269,10 @@ export class Daemon {
     const settled = Promise.resolve(complete);
     this.journal.setLookup(event.pbxId, event.callId, settled);
     this.enqueue(event.pbxId, event.callId, async () => {
-      const cutoff = Date.now() - PICK_WINDOW_MS;
-      for (const [key, popped] of this.popped) {
-        if (popped.event.pbxId !== event.pbxId || popped.event.callId !== event.callId) continue;
-        if (popped.closedAt !== undefined && popped.closedAt < cutoff) continue;
+      for (const popped of this.popped.ofCall(event.pbxId, event.callId)) {
         popped.lookup = settled;
         await this.publishPop('update', popped.event, complete);
-        if (popped.closedAt !== undefined) void this.releaseWhenNothingToPick(key, popped);
+        if (popped.closedAt !== undefined) void this.releaseWhenNothingToPick(popped);
       }
     });
   }
@@ -295,21 +284,10 @@ export class Daemon {
    * progress rather than the last MAX_OPEN_POPS calls (at hundreds of calls/s those filled the
    * heap that every major GC has to mark).
    */
-  private async releaseWhenNothingToPick(key: string, entry: PoppedEntry): Promise<void> {
-    const result = await entry.lookup;
+  private async releaseWhenNothingToPick(pop: OpenPop): Promise<void> {
+    const result = await pop.lookup;
     if (result && (result.pending || result.matches.length > 1)) return;
-    if (this.popped.get(key) === entry) this.popped.delete(key);
-  }
-
-  private rememberPop(key: string, event: CallEvent): void {
-    this.popped.delete(key);
-    this.popped.set(key, { event });
-    // Oldest first: drop closed pops past the wrap-up window, and anything past the bound.
-    const cutoff = Date.now() - PICK_WINDOW_MS;
-    for (const [k, p] of this.popped) {
-      if (this.popped.size <= MAX_OPEN_POPS && !(p.closedAt !== undefined && p.closedAt < cutoff)) break;
-      this.popped.delete(k);
-    }
+    this.popped.forget(pop);
   }
 
   /**
@@ -317,9 +295,9 @@ export class Daemon {
    * log the call against that customer if its record is not written yet.
    */
   private async onPick(pick: { pbx: string; callId: string; agent: string; index: number }): Promise<void> {
-    const popped = this.popped.get(`${pick.pbx}\u0000${pick.callId}\u0000${pick.agent}`);
+    const popped = this.popped.get(pick.pbx, pick.callId, pick.agent);
     const lookup = this.journal.lookupFor(pick.pbx, pick.callId) ?? popped?.lookup;
-    if (!popped || !lookup || (popped.closedAt !== undefined && popped.closedAt < Date.now() - PICK_WINDOW_MS)) {
+    if (!popped || !lookup) {
       throw new Error(
         `no pop to pick from for call ${pick.callId} and agent ${pick.agent} (closed more than ${PICK_WINDOW_MS / 60000} minutes ago, closed with fewer than two matches, or never shown)`,
       );
