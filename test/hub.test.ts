@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import type { HubConfig } from '../src/config/config-types.js';
-import { HubServer } from '../src/hub/hub-server.js';
+import { deliverable } from '../src/hub/deliverable.js';
+import type { HubConfig } from '../src/hub/hub-config.js';
+import { HubServer, type SnapshotProvider } from '../src/hub/hub-server.js';
 import type { CallStateMessage, PopMessage, Unstamped } from '../src/hub/protocol.js';
 import { silentLogger } from '../src/model/logger.js';
 import { TestAgentClient } from './helpers/ws-client.js';
@@ -40,6 +41,11 @@ function callState(agent: string, callId: string, state: CallStateMessage['state
   return { type: 'call', callId, agent, state, cause: null, at: 2 };
 }
 
+/** Hands one message (and its per-role variants) to the hub, as the pop stage does. */
+function publish(hub: HubServer, message: { agent: string }, byRole?: ReadonlyMap<string, object>): number {
+  return hub.deliver(deliverable(message.agent, message, byRole));
+}
+
 describe('WebSocket hub', () => {
   let hub: HubServer;
   let url: string;
@@ -48,16 +54,17 @@ describe('WebSocket hub', () => {
 
   beforeEach(async () => {
     hub = new HubServer({ config: hubConfig(), logger: silentLogger });
-    url = `ws://127.0.0.1:${await hub.listen()}/ws`;
+    await hub.start();
+    url = `ws://127.0.0.1:${hub.port}/ws`;
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) c.close();
-    await hub.close();
+    await hub.stop(Date.now() + 2000);
   });
 
   it('delivers a pop to the agent who subscribed to the ringing extension', async () => {
     const alice = track(await TestAgentClient.subscribed(url, 'token-alice-1001', ['1001']));
-    assert.equal(hub.publish(pop('1001', 'call-1')), 1);
+    assert.equal(publish(hub, pop('1001', 'call-1')), 1);
     const received = await alice.next((m) => m.type === 'pop');
     assert.equal(received.callId, 'call-1');
     assert.equal(received.v, 1);
@@ -66,16 +73,16 @@ describe('WebSocket hub', () => {
 
   it('numbers every message of a session in sequence', async () => {
     const alice = track(await TestAgentClient.subscribed(url, 'token-alice-1001', ['1001']));
-    hub.publish(pop('1001', 'call-1'));
-    hub.publish(callState('1001', 'call-1', 'answered'));
+    publish(hub, pop('1001', 'call-1'));
+    publish(hub, callState('1001', 'call-1', 'answered'));
     await alice.next((m) => m.type === 'call');
     assert.deepEqual(alice.messages.map((m) => m.seq), [1, 2, 3, 4]);
   });
 
   it('does not deliver another agent\'s pop', async () => {
     const alice = track(await TestAgentClient.subscribed(url, 'token-alice-1001', ['1001']));
-    hub.publish(pop('1002', 'call-2'));
-    hub.publish(pop('1001', 'call-3'));
+    publish(hub, pop('1002', 'call-2'));
+    publish(hub, pop('1001', 'call-3'));
     const received = await alice.next((m) => m.type === 'pop');
     assert.equal(received.callId, 'call-3');
     assert.equal(alice.messages.filter((m) => m.type === 'pop').length, 1);
@@ -113,7 +120,7 @@ describe('WebSocket hub', () => {
     const errors = () => alice.messages.filter((m) => m.type === 'error');
     await alice.next((m) => m.type === 'error' && /unknown message type/.test(String(m.message)));
     assert.equal(errors().length, 3);
-    hub.publish(pop('1001', 'still-works'));
+    publish(hub, pop('1001', 'still-works'));
     assert.equal((await alice.next((m) => m.type === 'pop')).callId, 'still-works');
   });
 
@@ -122,18 +129,24 @@ describe('WebSocket hub', () => {
     alice.send({ type: 'ack', seq: 1, padding: 'x'.repeat(10_000) });
     assert.equal(await alice.closed(), 1009);
     const bob = track(await TestAgentClient.subscribed(url, 'token-alice-1001', ['1001']));
-    hub.publish(pop('1001', 'after'));
+    publish(hub, pop('1001', 'after'));
     assert.equal((await bob.next((m) => m.type === 'pop')).callId, 'after');
   });
 
-  it('gives a late subscriber the pop that is still ringing, but not one already answered', async () => {
-    hub.publish(pop('1001', 'ringing-call'));
-    hub.publish(pop('1001', 'answered-call'));
-    hub.publish(callState('1001', 'answered-call', 'answered'));
+  it('shows a client what the snapshot provider holds for the agents it subscribes to', async () => {
+    await hub.stop(Date.now() + 2000);
+    const asked: string[][] = [];
+    const snapshot: SnapshotProvider = (agents) => {
+      asked.push([...agents]);
+      return agents.includes('1001') ? [deliverable('1001', pop('1001', 'ringing-call'))] : [];
+    };
+    hub = new HubServer({ config: hubConfig(), logger: silentLogger, snapshot });
+    await hub.start();
+    url = `ws://127.0.0.1:${hub.port}/ws`;
     const alice = track(await TestAgentClient.subscribed(url, 'token-alice-1001', ['1001']));
     const received = await alice.next((m) => m.type === 'pop');
     assert.equal(received.callId, 'ringing-call');
-    assert.equal(alice.messages.filter((m) => m.type === 'pop').length, 1);
+    assert.deepEqual(asked, [['1001']]);
   });
 
   it('replays what a client missed when it resumes its session', async () => {
@@ -142,8 +155,8 @@ describe('WebSocket hub', () => {
     const lastSeq = first.messages.at(-1)?.seq ?? 0;
     first.close();
     await first.closed();
-    hub.publish(pop('1001', 'while-away'));
-    hub.publish(callState('1001', 'while-away', 'missed'));
+    publish(hub, pop('1001', 'while-away'));
+    publish(hub, callState('1001', 'while-away', 'missed'));
 
     const again = track(await TestAgentClient.connect(url));
     again.send({ type: 'hello', v: 1, token: 'token-alice-1001', resume: { session: welcome.session, seq: lastSeq } });
@@ -171,7 +184,7 @@ describe('WebSocket hub', () => {
     const sup = track(await TestAgentClient.subscribed(url, 'token-supervisor', ['*']));
     const agentView = pop('1001', 'c', 'E****');
     const supervisorView = pop('1001', 'c', 'Erika Mustermann');
-    hub.publish(agentView, new Map([['agent', agentView], ['supervisor', supervisorView]]));
+    publish(hub, agentView, new Map([['agent', agentView], ['supervisor', supervisorView]]));
     const nameSeenBy = async (client: TestAgentClient) => ((await client.next((m) => m.type === 'pop')).fields as { name: string }).name;
     assert.equal(await nameSeenBy(alice), 'E****');
     assert.equal(await nameSeenBy(sup), 'Erika Mustermann');
@@ -183,7 +196,7 @@ describe('WebSocket hub', () => {
     const big = 'x'.repeat(3000);
     let delivered = 0;
     for (let i = 0; i < 2000 && hub.connectionCount > 0; i++) {
-      delivered += hub.publish(pop('1001', `flood-${i}`, big));
+      delivered += publish(hub, pop('1001', `flood-${i}`, big));
       await new Promise((r) => setImmediate(r));
     }
     assert.equal(hub.connectionCount, 0, `the slow client was not dropped after ${delivered} messages`);
@@ -191,9 +204,10 @@ describe('WebSocket hub', () => {
   });
 
   it('keeps sessions bounded when a client reconnects in a loop without resuming', async () => {
-    await hub.close();
+    await hub.stop(Date.now() + 2000);
     hub = new HubServer({ config: hubConfig({ max_connections: 5 }), logger: silentLogger });
-    url = `ws://127.0.0.1:${await hub.listen()}/ws`;
+    await hub.start();
+    url = `ws://127.0.0.1:${hub.port}/ws`;
     for (let i = 0; i < 30; i++) {
       const client = await TestAgentClient.subscribed(url, 'token-alice-1001', ['1001']);
       client.close();
@@ -201,6 +215,24 @@ describe('WebSocket hub', () => {
     }
     assert.ok(hub.sessionCount <= 10, `${hub.sessionCount} sessions kept`);
   });
+
+  for (const target of ['//[', '//a:b:c', 'http://[', '*']) {
+    it(`survives an upgrade request for the target ${target} and keeps serving`, async () => {
+      const socket = connect(hub.port, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      const answer = new Promise<string>((resolve) => {
+        let text = '';
+        socket.on('data', (chunk) => (text += chunk.toString()));
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => resolve(text));
+      });
+      socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      assert.match(await answer, /^HTTP\/1\.1 4\d\d/);
+      const alice = track(await TestAgentClient.subscribed(url, 'token-alice-1001', ['1001']));
+      assert.equal(publish(hub, pop('1001', 'after-bad-request')), 1);
+      assert.equal((await alice.next((m) => m.type === 'pop')).callId, 'after-bad-request');
+    });
+  }
 
   it('serves the agent page, which never writes caller data as HTML', async () => {
     const res = await fetch(`http://127.0.0.1:${hub.port}/`);

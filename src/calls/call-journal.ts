@@ -1,11 +1,13 @@
 import type { CallRecord } from '../connectors/contract.js';
 import type { CallEvent } from '../model/call-event.js';
-import type { LookupResult } from '../model/customer.js';
+import type { CustomerRef } from '../model/customer.js';
+import type { Lifecycle } from '../model/lifecycle.js';
 
 /**
  * Follows each call across its agent legs and produces one CallRecord when the call is
- * over: its last agent leg ended and no transfer target is expected. Also keeps the call's
- * lookup so a transfer target gets the known customer without a second CRM query.
+ * over: its last agent leg ended and no transfer target is expected. The pop stage tells it
+ * which customer the call is about (`identified`); a call whose lookup is still running when
+ * it ends waits for it, within a bound.
  */
 interface JournalEntry {
   callId: string;
@@ -20,9 +22,11 @@ interface JournalEntry {
   lastAgent: string | null;
   liveLegs: Set<string>;
   transferPending: boolean;
-  lookup?: Promise<LookupResult>;
-  /** Index of the match the agent picked on a shared line (default the best, 0). */
-  selected: number;
+  customer: CustomerRef | null;
+  /** A lookup for the call is running: the record waits for its customer. */
+  awaitingCustomer: boolean;
+  /** The call is over (at this time) and waits only for its customer. */
+  endedAt?: number;
   finishTimer?: NodeJS.Timeout;
 }
 
@@ -31,33 +35,37 @@ export interface CallJournalOptions {
   graceMs?: number;
   /** Bound on calls followed at once; past it the oldest is closed. */
   maxCalls?: number;
+  /** How long an ended call waits for a running lookup's customer before it is logged without. */
+  customerWaitMs?: number;
   onFinished(record: CallRecord): void;
 }
 
-export class CallJournal {
+export class CallJournal implements Lifecycle {
+  readonly name = 'journal';
   private readonly entries = new Map<string, JournalEntry>();
   private readonly graceMs: number;
   private readonly maxCalls: number;
+  private readonly customerWaitMs: number;
 
   constructor(private readonly options: CallJournalOptions) {
     this.graceMs = options.graceMs ?? 3000;
     this.maxCalls = options.maxCalls ?? 50_000;
+    this.customerWaitMs = options.customerWaitMs ?? 30_000;
   }
 
-  /** The lookup already made for this call (transfer targets reuse it), if any. */
-  lookupFor(pbxId: string, callId: string): Promise<LookupResult> | undefined {
-    return this.entries.get(key(pbxId, callId))?.lookup;
-  }
-
-  setLookup(pbxId: string, callId: string, lookup: Promise<LookupResult>): void {
+  /** A lookup for this call started: its record waits for the customer. */
+  lookupStarted(pbxId: string, callId: string): void {
     const entry = this.entries.get(key(pbxId, callId));
-    if (entry) entry.lookup = lookup;
+    if (entry && !entry.customer) entry.awaitingCustomer = true;
   }
 
-  /** The agent picked another customer of a shared number: the call is logged against it. */
-  select(pbxId: string, callId: string, index: number): void {
+  /** The customer the call is about (again after an agent picked another on a shared line). */
+  identified(pbxId: string, callId: string, customer: CustomerRef | null): void {
     const entry = this.entries.get(key(pbxId, callId));
-    if (entry) entry.selected = index;
+    if (!entry) return;
+    entry.customer = customer;
+    entry.awaitingCustomer = false;
+    if (entry.endedAt !== undefined) this.finish(entry, entry.endedAt);
   }
 
   record(event: CallEvent): void {
@@ -80,7 +88,8 @@ export class CallJournal {
         lastAgent: event.agent.extension,
         liveLegs: new Set(),
         transferPending: false,
-        selected: 0,
+        customer: null,
+        awaitingCustomer: false,
       };
       this.entries.set(k, entry);
     }
@@ -88,6 +97,7 @@ export class CallJournal {
       clearTimeout(entry.finishTimer);
       entry.finishTimer = undefined;
     }
+    entry.endedAt = undefined;
     switch (event.kind) {
       case 'ringing':
       case 'dialing':
@@ -113,9 +123,15 @@ export class CallJournal {
       // After a transfer the target rings shortly after the transferrer hangs up: wait longer.
       const wait = entry.transferPending ? this.graceMs * 10 : this.graceMs;
       const done = entry;
-      entry.finishTimer = setTimeout(() => this.finish(done, endedAt), wait);
+      entry.finishTimer = setTimeout(() => this.end(done, endedAt), wait);
       entry.finishTimer.unref();
     }
+  }
+
+  async start(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.flush();
   }
 
   /** Closes every open call now (shutdown): no call record is lost. */
@@ -128,30 +144,32 @@ export class CallJournal {
     if (oldest) this.finish(oldest, Date.now());
   }
 
+  /** The call is over: logged now, or once its customer is known (bounded wait). */
+  private end(entry: JournalEntry, endedAt: number): void {
+    if (!entry.awaitingCustomer) return this.finish(entry, endedAt);
+    entry.endedAt = endedAt;
+    entry.finishTimer = setTimeout(() => this.finish(entry, endedAt), this.customerWaitMs);
+    entry.finishTimer.unref();
+  }
+
   private finish(entry: JournalEntry, endedAt: number): void {
     if (entry.finishTimer) clearTimeout(entry.finishTimer);
     this.entries.delete(key(entry.pbxId, entry.callId));
     const outcome: CallRecord['outcome'] = entry.answeredAt !== null ? 'answered' : entry.direction === 'inbound' ? 'missed' : 'abandoned';
-    const base = { callId: entry.callId, pbxId: entry.pbxId, direction: entry.direction, number: entry.number, name: entry.name };
-    const finish = (customer: CallRecord['customer']) =>
-      this.options.onFinished({
-        ...base,
-        agent: entry.answeredBy ?? entry.lastAgent,
-        queue: entry.queue,
-        startedAt: entry.startedAt,
-        answeredAt: entry.answeredAt,
-        endedAt,
-        outcome,
-        customer,
-      });
-    if (!entry.lookup) return finish(null);
-    entry.lookup.then(
-      (result) => {
-        const best = result.matches[entry.selected] ?? result.matches[0];
-        finish(best ? { source: best.source, ...(best.id !== undefined ? { id: best.id } : {}) } : null);
-      },
-      () => finish(null),
-    );
+    this.options.onFinished({
+      callId: entry.callId,
+      pbxId: entry.pbxId,
+      direction: entry.direction,
+      number: entry.number,
+      name: entry.name,
+      agent: entry.answeredBy ?? entry.lastAgent,
+      queue: entry.queue,
+      startedAt: entry.startedAt,
+      answeredAt: entry.answeredAt,
+      endedAt,
+      outcome,
+      customer: entry.customer,
+    });
   }
 }
 

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load-config.js';
 import { ConnectorRegistry } from '../connectors/registry.js';
-import { createConnectors } from '../daemon.js';
-import { renderPopMessage } from '../hub/pop-message.js';
+import { createConnectors } from '../lookup/crm-lookup.js';
+import { renderPopMessage } from '../pops/render-pop.js';
 import { PROTOCOL_VERSION } from '../hub/protocol.js';
 import { createLookupService } from '../lookup/lookup-service.js';
 import { compileMapping } from '../mapping/compile-mapping.js';

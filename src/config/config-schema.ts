@@ -1,46 +1,12 @@
 import { lookupConfigSchema } from '../lookup/lookup-config.js';
 import { mappingConfigSchema } from '../mapping/mapping-config.js';
+import { hubConfigSchema } from '../hub/hub-config.js';
 
 /**
  * The whole config file. Each `pbx[]` entry and each `connectors[]` entry is checked a
  * second time against its own type's schema (the adapter's or connector's `configSchema`),
  * so a plugin owns its keys. Defaults live here, not in code.
  */
-export const hubConfigSchema = {
-  type: 'object',
-  additionalProperties: false,
-  default: {},
-  properties: {
-    host: { type: 'string', default: '127.0.0.1' },
-    port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
-    path: { type: 'string', pattern: '^/', default: '/ws' },
-    agent_page: { type: 'boolean', default: true },
-    tokens: {
-      type: 'array',
-      default: [],
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['token', 'agents'],
-        properties: {
-          name: { type: 'string' },
-          token: { type: 'string', minLength: 8 },
-          agents: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
-          role: { type: 'string', default: 'agent' },
-          admin: { type: 'boolean', default: false },
-        },
-      },
-    },
-    max_payload_bytes: { type: 'integer', minimum: 256, default: 65536 },
-    max_buffered_bytes: { type: 'integer', minimum: 1024, default: 1048576 },
-    heartbeat_ms: { type: 'integer', minimum: 1000, default: 30000 },
-    hello_timeout_ms: { type: 'integer', minimum: 100, default: 10000 },
-    replay_window_ms: { type: 'integer', minimum: 0, default: 120000 },
-    replay_max_messages: { type: 'integer', minimum: 0, default: 200 },
-    max_connections: { type: 'integer', minimum: 1, default: 20000 },
-  },
-} as const;
-
 export const storeConfigSchema = {
   type: 'object',
   additionalProperties: false,

@@ -1,30 +1,8 @@
 import type { LookupConfig } from '../lookup/lookup-config.js';
 import type { MappingConfig } from '../mapping/mapping-config.js';
+import type { HubConfig } from '../hub/hub-config.js';
 
-export interface HubToken {
-  name?: string;
-  token: string;
-  /** Extensions this token may subscribe to; `*` allows all. */
-  agents: string[];
-  role: string;
-  /** May call admin HTTP endpoints (cache invalidation). */
-  admin: boolean;
-}
-
-export interface HubConfig {
-  host: string;
-  port: number;
-  path: string;
-  agent_page: boolean;
-  tokens: HubToken[];
-  max_payload_bytes: number;
-  max_buffered_bytes: number;
-  heartbeat_ms: number;
-  hello_timeout_ms: number;
-  replay_window_ms: number;
-  replay_max_messages: number;
-  max_connections: number;
-}
+export type { HubConfig, HubToken } from '../hub/hub-config.js';
 
 export interface StoreConfig {
   /** SQLite file for the call log and outbox, relative to the config file; `:memory:` for tests. */

@@ -1,21 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import type { HubConfig } from '../config/config-types.js';
+import { validatorFor } from '../config/schema-ajv.js';
 import { CallpopError } from '../model/errors.js';
+import type { Lifecycle } from '../model/lifecycle.js';
 import type { Logger } from '../model/logger.js';
 import { agentPageHtml } from './agent-page.js';
+import type { Deliverable } from './deliverable.js';
+import type { HubConfig } from './hub-config.js';
 import { HubSession } from './hub-session.js';
-import {
-  clientMessageSchemas,
-  PROTOCOL_VERSION,
-  type AgentMessage,
-  type ClientMessage,
-  type PickMessage,
-  type Unstamped,
-} from './protocol.js';
+import { clientMessageSchemas, PROTOCOL_VERSION, type ClientMessage, type PickMessage } from './protocol.js';
+import { requestPath } from './request-path.js';
 import { allowsAgent, TokenAuth } from './token-auth.js';
 
 /** Extra HTTP routes (health, metrics, admin) the daemon mounts beside the WebSocket. */
@@ -24,11 +21,15 @@ export type HttpRoute = (req: IncomingMessage, res: ServerResponse, auth: TokenA
 /** Handles an agent's `pick`; rejects with a message for the client when it cannot be done. */
 export type PickHandler = (pick: PickMessage) => Promise<void>;
 
+/** The messages a client subscribing to `agents` is shown at once (pops still ringing). */
+export type SnapshotProvider = (agents: readonly string[]) => Deliverable[];
+
 export interface HubServerOptions {
   config: HubConfig;
   logger: Logger;
   routes?: HttpRoute[];
   onPick?: PickHandler;
+  snapshot?: SnapshotProvider;
 }
 
 // WebSocket close codes (4000-4999 are the application's own; documented in docs/protocol.md).
@@ -40,11 +41,6 @@ const CLOSE_VERSION = 4426;
 /** A client that sends this many bad messages is disconnected; fewer are answered with `error`. */
 const MAX_BAD_MESSAGES = 20;
 
-interface OpenPop {
-  fallback: string;
-  byRole: Map<string, string>;
-}
-
 interface Connection {
   socket: WebSocket;
   session: HubSession | null;
@@ -53,18 +49,19 @@ interface Connection {
 }
 
 /**
- * WebSocket fan-out of pops to subscribed, authorised agents (DESIGN.md "Pop protocol"),
- * plus the agent page and the daemon's HTTP routes on the same port.
+ * Delivery only (DESIGN.md "Pop protocol"): WebSocket sessions of authorised agents, their
+ * subscriptions, sequence numbers, replay and acks, plus the agent page and the daemon's HTTP
+ * routes on the same port. It knows nothing of calls or mapping: what to send comes from the
+ * pop stage as Deliverables, and what a new subscriber is shown from the snapshot provider.
  */
-export class HubServer {
+export class HubServer implements Lifecycle {
+  readonly name = 'hub';
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly auth: TokenAuth;
   private readonly sessions = new Map<string, HubSession>();
   /** agent extension (or `*`) -> sessions subscribed to it */
   private readonly subscribers = new Map<string, Set<HubSession>>();
-  /** Open pops per agent (by callId), sent to a client that subscribes while the phone still rings. */
-  private readonly openPops = new Map<string, Map<string, OpenPop>>();
   private readonly validators: Record<string, ValidateFunction>;
   private readonly connections = new Set<Connection>();
   private heartbeat: NodeJS.Timeout | null = null;
@@ -72,8 +69,7 @@ export class HubServer {
   constructor(private readonly options: HubServerOptions) {
     const { config } = options;
     this.auth = new TokenAuth(config.tokens);
-    const ajv = new Ajv({ allErrors: false, strict: false });
-    this.validators = Object.fromEntries(Object.entries(clientMessageSchemas).map(([type, schema]) => [type, ajv.compile(schema)]));
+    this.validators = Object.fromEntries(Object.entries(clientMessageSchemas).map(([type, schema]) => [type, validatorFor(schema)]));
     this.http = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
         options.logger.error({ err }, 'HTTP route failed');
@@ -84,8 +80,8 @@ export class HubServer {
     this.http.requestTimeout = 30_000;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.max_payload_bytes });
     this.http.on('upgrade', (req, socket, head) => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname !== config.path) {
+      // The request line is attacker-controlled: a path that is no URL is a 404, never an exception.
+      if (requestPath(req.url) !== config.path) {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
@@ -98,8 +94,8 @@ export class HubServer {
     });
   }
 
-  /** Listens on the configured host/port (port 0 picks a free one); resolves the port. */
-  async listen(): Promise<number> {
+  /** Listens on the configured host/port (port 0 picks a free one; `port` tells which). */
+  async start(): Promise<void> {
     const { host, port } = this.options.config;
     await new Promise<void>((resolve, reject) => {
       const fail = (err: NodeJS.ErrnoException) => {
@@ -114,7 +110,6 @@ export class HubServer {
     });
     this.heartbeat = setInterval(() => this.beat(), this.options.config.heartbeat_ms);
     this.heartbeat.unref();
-    return (this.http.address() as AddressInfo).port;
   }
 
   get port(): number {
@@ -131,38 +126,29 @@ export class HubServer {
   }
 
   /**
-   * Delivers a pop/update/call message to every session subscribed to `message.agent`.
-   * `byRole` holds variants rendered per agent role (masking differs by role); a session
-   * gets its token's role's variant, else `message`.
+   * Sends `message` to every session subscribed to its agent (or to `*`), each in its
+   * token's role's variant. Returns the number of sessions it was handed to.
    */
-  publish(message: Unstamped<AgentMessage>, byRole?: ReadonlyMap<string, Unstamped<AgentMessage>>): number {
-    const bodies = new Map<string, string>();
-    let fallback: string | undefined;
-    for (const [role, variant] of byRole ?? []) {
-      const body = JSON.stringify(variant);
-      bodies.set(role, body);
-      if (variant === message) fallback = body;
-    }
-    fallback ??= JSON.stringify(message);
-    this.trackOpenPop(message, fallback, bodies);
+  deliver(message: Deliverable): number {
     let delivered = 0;
     for (const key of [message.agent, '*']) {
       for (const session of this.subscribers.get(key) ?? []) {
-        this.deliver(session, bodies.get(session.token.role) ?? fallback);
+        this.send(session, message.byRole?.get(session.token.role) ?? message.body);
         delivered += 1;
       }
     }
     return delivered;
   }
 
-  async close(): Promise<void> {
+  /** Closes every agent connection (1001, going away) and the listener. */
+  async stop(deadline: number): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const conn of this.connections) conn.socket.close(1001, 'server shutting down');
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         for (const conn of this.connections) conn.socket.terminate();
         resolve();
-      }, 1000);
+      }, Math.max(0, Math.min(1000, deadline - Date.now())));
       timer.unref();
       this.wss.close(() => {
         clearTimeout(timer);
@@ -246,8 +232,8 @@ export class HubServer {
     if (session.socket && session.socket !== conn.socket) session.socket.close(4009, 'session resumed elsewhere');
     session.socket = conn.socket;
     conn.session = session;
-    this.send(conn, session.stamp(JSON.stringify({ type: 'welcome', session: session.id, resumed, allowed: token.agents, heartbeatMs: this.options.config.heartbeat_ms })));
-    for (const text of replay ?? []) this.send(conn, text);
+    this.sendTo(conn, session.stamp(JSON.stringify({ type: 'welcome', session: session.id, resumed, allowed: token.agents, heartbeatMs: this.options.config.heartbeat_ms })));
+    for (const text of replay ?? []) this.sendTo(conn, text);
     this.options.logger.info({ session: session.id, token: token.name ?? '(unnamed)', resumed }, 'agent client connected');
   }
 
@@ -263,12 +249,9 @@ export class HubServer {
       if (!set) this.subscribers.set(agent, (set = new Set()));
       set.add(session);
     }
-    this.send(conn, session.stamp(JSON.stringify({ type: 'subscribed', agents: [...session.agents] })));
+    this.sendTo(conn, session.stamp(JSON.stringify({ type: 'subscribed', agents: [...session.agents] })));
     // A pop that is still ringing reaches an agent who (re)subscribes late.
-    for (const agent of agents) {
-      const pops = agent === '*' ? [...this.openPops.values()].flatMap((m) => [...m.values()]) : [...(this.openPops.get(agent)?.values() ?? [])];
-      for (const pop of pops) this.deliver(session, pop.byRole.get(session.token.role) ?? pop.fallback);
-    }
+    for (const message of this.options.snapshot?.(agents) ?? []) this.send(session, message.byRole?.get(session.token.role) ?? message.body);
   }
 
   private onPickMessage(conn: Connection, session: HubSession, pick: PickMessage): void {
@@ -278,20 +261,7 @@ export class HubServer {
     handler(pick).catch((err: unknown) => this.sendError(conn, 'CALLPOP_HUB_PROTOCOL', `pick failed: ${(err as Error).message}`));
   }
 
-  private trackOpenPop(message: Unstamped<AgentMessage>, fallback: string, byRole: Map<string, string>): void {
-    if (message.type === 'pop' || message.type === 'update') {
-      let pops = this.openPops.get(message.agent);
-      if (!pops) this.openPops.set(message.agent, (pops = new Map()));
-      pops.set(message.callId, { fallback, byRole });
-      return;
-    }
-    // Answered or over: the pop is no longer ringing, so a late subscriber gets nothing stale.
-    const pops = this.openPops.get(message.agent);
-    pops?.delete(message.callId);
-    if (pops?.size === 0) this.openPops.delete(message.agent);
-  }
-
-  private deliver(session: HubSession, body: string): void {
+  private send(session: HubSession, body: string): void {
     const text = session.stamp(body);
     const socket = session.socket;
     if (!socket) return; // buffered for resume
@@ -304,14 +274,14 @@ export class HubServer {
     socket.send(text);
   }
 
-  private send(conn: Connection, text: string): void {
+  private sendTo(conn: Connection, text: string): void {
     if (conn.socket.readyState === conn.socket.OPEN) conn.socket.send(text);
   }
 
   private sendError(conn: Connection, code: string, message: string): void {
     const body = JSON.stringify({ type: 'error', code, message });
     const text = conn.session ? conn.session.stamp(body) : `{"v":${PROTOCOL_VERSION},"seq":0,${body.slice(1)}`;
-    this.send(conn, text);
+    this.sendTo(conn, text);
   }
 
   private protocolError(conn: Connection, message: string): void {
@@ -372,8 +342,7 @@ export class HubServer {
     for (const route of this.options.routes ?? []) {
       if (await route(req, res, this.auth)) return;
     }
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (req.method === 'GET' && url.pathname === '/' && this.options.config.agent_page) {
+    if (req.method === 'GET' && requestPath(req.url) === '/' && this.options.config.agent_page) {
       res.writeHead(200, {
         'content-type': 'text/html; charset=utf-8',
         // The page renders caller data as text only; the CSP is a second fence.

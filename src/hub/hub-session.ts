@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { HubToken } from '../config/config-types.js';
+import type { HubToken } from './hub-config.js';
 import { PROTOCOL_VERSION } from './protocol.js';
 
 /**

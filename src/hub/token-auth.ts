@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { HubToken } from '../config/config-types.js';
+import type { HubToken } from './hub-config.js';
 
 /**
  * Finds the config token entry for a presented token. Compares SHA-256 digests in constant

@@ -27,3 +27,9 @@ export interface LookupResult {
   /** True when the pop deadline passed before every source answered. */
   pending: boolean;
 }
+
+/** Which customer a call is about: the source and the CRM's id (what a call record names). */
+export interface CustomerRef {
+  source: string;
+  id?: string;
+}

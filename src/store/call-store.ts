@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { CallRecord } from '../connectors/contract.js';
 import { CallpopError, describeError } from '../model/errors.js';
+import type { Lifecycle } from '../model/lifecycle.js';
 
 export interface OutboxItem {
   id: number;
@@ -14,15 +15,25 @@ export interface OutboxItem {
  * rows are written in one transaction, so a crash or a CRM outage loses nothing: the
  * outbox is delivered (again) after a restart.
  */
-export class CallStore {
+export interface CallStoreOptions {
+  /** Calls and delivered outbox rows older than this are deleted (checked every 10 minutes). */
+  keepDays?: number;
+}
+
+export class CallStore implements Lifecycle {
+  readonly name = 'store';
   private readonly db: Database.Database;
+  private pruneTimer: NodeJS.Timeout | null = null;
   private readonly insertCall: Database.Statement;
   private readonly insertOutbox: Database.Statement;
   private readonly selectDue: Database.Statement;
   private readonly markDelivered: Database.Statement;
   private readonly markFailed: Database.Statement;
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly options: CallStoreOptions = {},
+  ) {
     try {
       this.db = new Database(file);
     } catch (err) {
@@ -101,7 +112,21 @@ export class CallStore {
     this.db.prepare('DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?').run(cutoff);
   }
 
+  async start(): Promise<void> {
+    const keepDays = this.options.keepDays;
+    if (keepDays === undefined) return;
+    this.prune(keepDays);
+    this.pruneTimer = setInterval(() => this.prune(keepDays), 10 * 60_000);
+    this.pruneTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
+    this.close();
+  }
+
   close(): void {
-    this.db.close();
+    if (this.db.open) this.db.close();
   }
 }

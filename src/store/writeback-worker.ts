@@ -1,5 +1,7 @@
 import type { Connector } from '../connectors/contract.js';
 import { describeError } from '../model/errors.js';
+import type { Lifecycle } from '../model/lifecycle.js';
+import { untilDeadline } from '../model/lifecycle.js';
 import type { Logger } from '../model/logger.js';
 import type { CallStore } from './call-store.js';
 
@@ -19,7 +21,8 @@ export interface WritebackOptions {
  * Delivers the outbox to CRM connectors' `logCall`, one item at a time per tick, retrying
  * with capped exponential backoff. A CRM outage only delays records; it never drops them.
  */
-export class WritebackWorker {
+export class WritebackWorker implements Lifecycle {
+  readonly name = 'writeback';
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -27,7 +30,7 @@ export class WritebackWorker {
 
   constructor(private readonly options: WritebackOptions) {}
 
-  start(): void {
+  async start(): Promise<void> {
     this.stopped = false;
     this.schedule(0);
   }
@@ -59,11 +62,12 @@ export class WritebackWorker {
     return delivered;
   }
 
-  async stop(): Promise<void> {
+  /** Aborts the delivery in flight (it is retried after the next start) and waits for it to settle. */
+  async stop(deadline = Date.now() + 5000): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.controller.abort();
-    await this.running;
+    if (this.running) await untilDeadline(this.running, deadline);
   }
 
   private schedule(delay: number): void {

@@ -2,7 +2,7 @@ import type { CallEvent } from '../model/call-event.js';
 import type { LookupResult } from '../model/customer.js';
 import type { CompiledMapping } from '../mapping/mapping-api.js';
 import type { MatchSummary } from '../model/pop.js';
-import type { CallStateMessage, PopMessage, Unstamped, UpdateMessage } from './protocol.js';
+import type { CallStateMessage, PopMessage, Unstamped, UpdateMessage } from '../hub/protocol.js';
 
 /**
  * Renders the `pop`/`update` message one agent role sees for a ringing/dialing leg: picks
