@@ -22,6 +22,8 @@ interface JournalEntry {
   lastAgent: string | null;
   liveLegs: Set<string>;
   transferPending: boolean;
+  /** The last leg's end was not reported by the PBX (evicted, swept, gone after a reconnect). */
+  endEstimated: boolean;
   customer: CustomerRef | null;
   /** A lookup for the call is running: the record waits for its customer. */
   awaitingCustomer: boolean;
@@ -88,6 +90,7 @@ export class CallJournal implements Lifecycle {
         lastAgent: event.agent.extension,
         liveLegs: new Set(),
         transferPending: false,
+        endEstimated: false,
         customer: null,
         awaitingCustomer: false,
       };
@@ -103,6 +106,7 @@ export class CallJournal implements Lifecycle {
       case 'dialing':
         entry.liveLegs.add(event.legId);
         entry.transferPending = false;
+        entry.endEstimated = false;
         break;
       case 'answered':
         entry.answeredAt ??= event.at;
@@ -115,6 +119,7 @@ export class CallJournal implements Lifecycle {
       case 'ended':
       case 'missed':
         entry.liveLegs.delete(event.legId);
+        entry.endEstimated = event.estimatedEnd === true;
         if (entry.answeredBy === null) entry.lastAgent = event.agent.extension;
         break;
     }
@@ -141,7 +146,9 @@ export class CallJournal implements Lifecycle {
 
   private finishOldest(): void {
     const oldest = this.entries.values().next().value;
-    if (oldest) this.finish(oldest, Date.now());
+    if (!oldest) return;
+    oldest.endEstimated = true;
+    this.finish(oldest, Date.now());
   }
 
   /** The call is over: logged now, or once its customer is known (bounded wait). */
@@ -155,7 +162,8 @@ export class CallJournal implements Lifecycle {
   private finish(entry: JournalEntry, endedAt: number): void {
     if (entry.finishTimer) clearTimeout(entry.finishTimer);
     this.entries.delete(key(entry.pbxId, entry.callId));
-    const outcome: CallRecord['outcome'] = entry.answeredAt !== null ? 'answered' : entry.direction === 'inbound' ? 'missed' : 'abandoned';
+    const outcome: CallRecord['outcome'] =
+      entry.answeredAt !== null ? 'answered' : entry.endEstimated ? 'unknown' : entry.direction === 'inbound' ? 'missed' : 'abandoned';
     this.options.onFinished({
       callId: entry.callId,
       pbxId: entry.pbxId,
@@ -168,6 +176,7 @@ export class CallJournal implements Lifecycle {
       answeredAt: entry.answeredAt,
       endedAt,
       outcome,
+      ...(entry.endEstimated ? { endEstimated: true } : {}),
       customer: entry.customer,
     });
   }

@@ -80,6 +80,8 @@ export class CallTracker {
   private readonly endedMemory: number;
   private readonly maxLegAgeMs: number;
   private readonly transferWindowMs: number;
+  /** Legs closed to make room (tracker at its bound), reported with the next events out. */
+  private evicted: CallEvent[] = [];
 
   constructor(private readonly options: CallTrackerOptions) {
     this.logger = options.logger ?? silentLogger;
@@ -89,6 +91,13 @@ export class CallTracker {
     this.transferWindowMs = options.transferWindowMs ?? 60_000;
   }
 
+  private evictedCount = 0;
+
+  /** Legs closed so far because the tracker was at its bound. */
+  get evictedLegs(): number {
+    return this.evictedCount;
+  }
+
   /** Number of agent legs currently tracked (ringing, dialing or up). */
   get size(): number {
     return this.legs.size;
@@ -96,6 +105,10 @@ export class CallTracker {
 
   /** Feeds one leg fact; returns the call events it causes (often none). */
   handle(event: LegEvent): CallEvent[] {
+    return this.withEvicted(this.apply(event));
+  }
+
+  private apply(event: LegEvent): CallEvent[] {
     switch (event.type) {
       case 'leg-ringing':
         return this.onStart(event, 'ringing');
@@ -108,6 +121,14 @@ export class CallTracker {
       case 'call-transfer':
         return this.onTransfer(event);
     }
+  }
+
+  /** Evictions come first: they happened before the event that needed the room. */
+  private withEvicted(out: CallEvent[]): CallEvent[] {
+    if (this.evicted.length === 0) return out;
+    const evicted = this.evicted;
+    this.evicted = [];
+    return [...evicted, ...out];
   }
 
   /**
@@ -154,9 +175,9 @@ export class CallTracker {
     }
     for (const tracked of [...this.legs.values()]) {
       if (tracked.pbxId !== pbxId || seen.has(tracked.key)) continue;
-      out.push(this.finish(tracked, now, 'gone after PBX reconnect'));
+      out.push(this.finish(tracked, now, 'gone after PBX reconnect', { estimated: true }));
     }
-    return out;
+    return this.withEvicted(out);
   }
 
   /** Drops legs whose hangup never came (bounded memory across PBX bugs and lost events). */
@@ -165,7 +186,7 @@ export class CallTracker {
     for (const leg of [...this.legs.values()]) {
       if (now - leg.since > this.maxLegAgeMs) {
         this.logger.warn({ pbx: leg.pbxId, callId: leg.callId, agent: leg.agent.extension }, 'leg exceeded max age, closing it');
-        out.push(this.finish(leg, now, 'exceeded max leg age'));
+        out.push(this.finish(leg, now, 'exceeded max leg age', { estimated: true, kind: 'ended' }));
       }
     }
     for (const call of this.calls.values()) {
@@ -174,7 +195,7 @@ export class CallTracker {
         this.dropCallIfIdle(call);
       }
     }
-    return out;
+    return this.withEvicted(out);
   }
 
   private onStart(event: LegEvent, state: 'ringing' | 'dialing'): CallEvent[] {
@@ -307,10 +328,15 @@ export class CallTracker {
     return leg;
   }
 
-  private finish(leg: TrackedLeg, at: number, cause?: string): CallEvent {
-    const kind: CallEventKind = leg.state === 'up' ? 'ended' : leg.state === 'dialing' ? 'ended' : 'missed';
+  /**
+   * Ends a leg. `estimated`: the PBX did not report this end (callpop closed the leg itself),
+   * so `at` is only the best time known and a ringing leg is not known to be missed.
+   */
+  private finish(leg: TrackedLeg, at: number, cause?: string, how: { estimated?: boolean; kind?: CallEventKind } = {}): CallEvent {
+    const kind: CallEventKind = how.kind ?? (leg.state === 'ringing' ? 'missed' : 'ended');
     const out = this.toEvent(leg, kind, at);
     if (cause) out.cause = cause;
+    if (how.estimated) out.estimatedEnd = true;
     this.legs.delete(leg.key);
     this.remember(leg.key);
     for (const alias of leg.aliases) {
@@ -333,8 +359,9 @@ export class CallTracker {
   private evictOldest(): void {
     const oldest = this.legs.values().next().value;
     if (!oldest) return;
-    this.logger.warn({ pbx: oldest.pbxId, callId: oldest.callId, maxLegs: this.maxLegs }, 'tracked legs at limit, dropping the oldest');
-    this.finish(oldest, Date.now(), 'evicted');
+    if (this.evictedCount++ === 0) this.logger.warn({ pbx: oldest.pbxId, callId: oldest.callId, maxLegs: this.maxLegs }, 'tracked legs at their limit: closing the oldest (logged once; see evictedLegs)');
+    // Closed, not forgotten: its agent's pop must close too, and its record says the end is not known.
+    this.evicted.push(this.finish(oldest, Date.now(), 'evicted: tracked legs at their limit', { estimated: true, kind: 'ended' }));
   }
 
   private remember(key: string): void {

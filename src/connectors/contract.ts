@@ -36,8 +36,14 @@ export interface CallRecord {
   startedAt: number;
   answeredAt: number | null;
   endedAt: number;
-  /** 'answered' | 'missed' | 'abandoned' */
-  outcome: 'answered' | 'missed' | 'abandoned';
+  /**
+   * `unknown`: callpop stopped following the call before it ended (see `endEstimated`) and
+   * cannot tell whether it was answered. Such records stay in callpop's call log and are not
+   * written back to CRMs.
+   */
+  outcome: 'answered' | 'missed' | 'abandoned' | 'unknown';
+  /** True when the PBX never reported the end: `endedAt` is the best time callpop knows. */
+  endEstimated?: boolean;
   customer: { source: string; id?: string } | null;
 }
 

@@ -44,6 +44,12 @@ export interface CallEvent {
   transferredFrom?: string;
   /** For `ended`/`missed`: why the leg ended, as the PBX said it (e.g. "16 Normal Clearing"). */
   cause?: string;
+  /**
+   * For `ended`/`missed`: the PBX did not report this end; callpop closed the leg itself (the
+   * tracker's bound, a leg past its maximum age, a leg gone after a reconnect), so `at` is the
+   * best time known, not the true end.
+   */
+  estimatedEnd?: boolean;
   /** PBX timestamp in ms since the epoch (receive time where the PBX sends none). */
   at: number;
   /** The raw PBX event, for debugging only. Never sent to agents. */

@@ -47,6 +47,7 @@ export class CallStore implements Lifecycle {
         number TEXT, name TEXT, agent TEXT, queue TEXT,
         started_at INTEGER NOT NULL, answered_at INTEGER, ended_at INTEGER NOT NULL,
         outcome TEXT NOT NULL, customer_source TEXT, customer_id TEXT,
+        end_estimated INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (pbx_id, call_id)
       );
       CREATE INDEX IF NOT EXISTS calls_ended ON calls (ended_at);
@@ -59,8 +60,10 @@ export class CallStore implements Lifecycle {
       );
       CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_at);
     `);
-    this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls VALUES
-      (:callId, :pbxId, :direction, :number, :name, :agent, :queue, :startedAt, :answeredAt, :endedAt, :outcome, :source, :customerId)`);
+    addColumnIfMissing(this.db, 'calls', 'end_estimated', 'INTEGER NOT NULL DEFAULT 0');
+    this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls
+      (call_id, pbx_id, direction, number, name, agent, queue, started_at, answered_at, ended_at, outcome, customer_source, customer_id, end_estimated)
+      VALUES (:callId, :pbxId, :direction, :number, :name, :agent, :queue, :startedAt, :answeredAt, :endedAt, :outcome, :source, :customerId, :endEstimated)`);
     this.insertOutbox = this.db.prepare(`INSERT OR IGNORE INTO outbox (pbx_id, call_id, connector, record, next_at)
       VALUES (?, ?, ?, ?, ?)`);
     this.selectDue = this.db.prepare(`SELECT id, connector, attempts, record FROM outbox
@@ -76,7 +79,10 @@ export class CallStore implements Lifecycle {
         ...record,
         source: record.customer?.source ?? null,
         customerId: record.customer?.id ?? null,
+        endEstimated: record.endEstimated ? 1 : 0,
       });
+      // A call callpop lost track of is kept here but not written to a CRM as if it were a fact.
+      if (record.outcome === 'unknown') return;
       const json = JSON.stringify(record);
       for (const connector of writeback) this.insertOutbox.run(record.pbxId, record.callId, connector, json, now);
     });
@@ -129,4 +135,10 @@ export class CallStore implements Lifecycle {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** Upgrades a store written by an earlier version in place (SQLite has no ADD COLUMN IF NOT EXISTS). */
+function addColumnIfMissing(db: Database.Database, table: string, column: string, definition: string): void {
+  const columns = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[];
+  if (!columns.some((c) => c.name === column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
 }

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { CallJournal } from '../src/calls/call-journal.js';
+import { CallTracker } from '../src/calls/call-tracker.js';
+import type { CallRecord } from '../src/connectors/contract.js';
+import type { LegEvent } from '../src/model/leg-event.js';
+import { CallStore } from '../src/store/call-store.js';
+
+function ringing(callId: string, agent: string): LegEvent {
+  return {
+    type: 'leg-ringing',
+    pbxId: 'p',
+    callId,
+    legId: `${callId}-leg`,
+    device: `PJSIP/${agent}`,
+    direction: 'inbound',
+    caller: { number: '+4930123456', name: null },
+    callee: { number: null, name: null },
+    at: 100,
+  };
+}
+
+describe('Tracker bound', () => {
+  it('closes the legs it evicts, so their pops close, and says the end is not known', () => {
+    const t = new CallTracker({ agentForDevice: (_p, device) => device.split('/')[1] ?? null, maxLegs: 3 });
+    for (const id of ['c1', 'c2', 'c3']) t.handle(ringing(id, '1001'));
+    const out = t.handle(ringing('c4', '1002'));
+    assert.deepEqual(
+      out.map((e) => [e.kind, e.callId, e.estimatedEnd ?? false]),
+      [
+        ['ended', 'c1', true],
+        ['ringing', 'c4', false],
+      ],
+    );
+    assert.equal(t.size, 3);
+    assert.equal(t.evictedLegs, 1);
+  });
+
+  it('records an evicted unanswered call as unknown, and does not queue it for CRM write-back', async () => {
+    const store = new CallStore(':memory:');
+    const records: CallRecord[] = [];
+    const journal = new CallJournal({ graceMs: 0, onFinished: (r) => (records.push(r), store.save(r, ['crm'])) });
+    const t = new CallTracker({ agentForDevice: (_p, device) => device.split('/')[1] ?? null, maxLegs: 1 });
+    for (const event of [...t.handle(ringing('c1', '1001')), ...t.handle(ringing('c2', '1002'))]) journal.record(event);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(
+      records.map((r) => [r.callId, r.outcome, r.endEstimated]),
+      [['c1', 'unknown', true]],
+    );
+    assert.equal(store.recentCalls(5)[0]?.end_estimated, 1);
+    assert.equal(store.pendingCount(), 0, 'nothing queued for the CRM');
+    store.close();
+  });
+});
