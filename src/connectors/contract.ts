@@ -1,5 +1,11 @@
 import type { CustomerMatch, CustomerRecord } from '../model/customer.js';
 import type { Logger } from '../model/logger.js';
+import type { CallRecord } from '../model/call-record.js';
+import type { HealthStatus } from '../model/health.js';
+
+// Re-exported so a connector author finds every type `Connector` mentions in one place.
+export type { CallRecord } from '../model/call-record.js';
+export type { HealthStatus } from '../model/health.js';
 
 /**
  * The public contract for CRM connectors. Built-in connectors use exactly this contract,
@@ -21,30 +27,6 @@ export interface LookupQuery {
   lastDigits?: string;
   /** For enrichment in `merge` mode: fields already known from higher-priority sources. */
   known?: CustomerRecord;
-}
-
-/** A finished call, as written back to the CRM. */
-export interface CallRecord {
-  callId: string;
-  pbxId: string;
-  direction: 'inbound' | 'outbound' | 'internal';
-  number: string | null;
-  name: string | null;
-  agent: string | null;
-  queue: string | null;
-  /** ms since the epoch */
-  startedAt: number;
-  answeredAt: number | null;
-  endedAt: number;
-  /** 'answered' | 'missed' | 'abandoned' */
-  outcome: 'answered' | 'missed' | 'abandoned';
-  customer: { source: string; id?: string } | null;
-}
-
-export interface HealthStatus {
-  ok: boolean;
-  /** A secret-free explanation, e.g. "connected to sqlite file ./crm.sqlite". */
-  detail: string;
 }
 
 export interface Connector {
