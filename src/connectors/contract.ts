@@ -29,6 +29,7 @@ export interface LookupQuery {
   known?: CustomerRecord;
 }
 
+/** One live connector instance, made by `ConnectorDefinition.create` for one `connectors[]` block. */
 export interface Connector {
   /**
    * Finds customers for a number. A miss is an empty array, never an exception. Throws
@@ -50,16 +51,22 @@ export interface Connector {
 export interface ConnectorContext {
   /** The instance name from the config (`connectors[].name`). */
   name: string;
+  /** A pino child logger; bind your own fields with `child`, never log secrets. */
   logger: Logger;
   /** Directory of the config file, for resolving relative paths (e.g. an SQLite file). */
   baseDir: string;
 }
 
+/**
+ * A connector type: what an external module default-exports and what `builtinConnectors` lists.
+ * `C` is the config block after ajv applied the schema defaults (frozen).
+ */
 export interface ConnectorDefinition<C = unknown> {
   /** The `type:` value in the config that selects this connector. */
   type: string;
   /** JSON Schema of the connector's own config block, checked by ajv before `create`. */
   configSchema: object;
+  /** Makes an instance. A throw here is reported as `CALLPOP_CONNECTOR_FAILED` naming the block. */
   create(config: C, ctx: ConnectorContext): Connector | Promise<Connector>;
 }
 
