@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { CallJournal } from '../src/calls/call-journal.js';
 import { CallTracker } from '../src/calls/call-tracker.js';
-import type { CallRecord } from '../src/connectors/contract.js';
+import type { CallRecord } from '../src/model/call-record.js';
 import type { LegEvent } from '../src/model/leg-event.js';
 import { CallStore } from '../src/store/call-store.js';
 

@@ -1,4 +1,4 @@
-import type { CallRecord } from '../connectors/contract.js';
+import type { CallRecord } from '../model/call-record.js';
 import type { CallEvent } from '../model/call-event.js';
 import type { CustomerRef } from '../model/customer.js';
 import type { Lifecycle } from '../model/lifecycle.js';

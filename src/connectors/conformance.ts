@@ -7,7 +7,7 @@ import type { Connector, LookupQuery } from './contract.js';
  * relies on. The built-in `sql` connector runs it on all three drivers.
  *
  * ```ts
- * import { describeConnectorConformance } from 'callpop/dist/src/connectors/conformance.js';
+ * import { describeConnectorConformance } from 'callpop/testing';
  * describeConnectorConformance('my-crm', async () => ({
  *   connector: await myCrm.create(config, ctx),
  *   knownNumber: '+4930123456',     // a number your test CRM has a customer for

@@ -1,5 +1,11 @@
 import type { CustomerMatch, CustomerRecord } from '../model/customer.js';
 import type { Logger } from '../model/logger.js';
+import type { CallRecord } from '../model/call-record.js';
+import type { HealthStatus } from '../model/health.js';
+
+// Re-exported so a connector author finds every type `Connector` mentions in one place.
+export type { CallRecord } from '../model/call-record.js';
+export type { HealthStatus } from '../model/health.js';
 
 /**
  * The public contract for CRM connectors. Built-in connectors use exactly this contract,
@@ -23,36 +29,7 @@ export interface LookupQuery {
   known?: CustomerRecord;
 }
 
-/** A finished call, as written back to the CRM. */
-export interface CallRecord {
-  callId: string;
-  pbxId: string;
-  direction: 'inbound' | 'outbound' | 'internal';
-  number: string | null;
-  name: string | null;
-  agent: string | null;
-  queue: string | null;
-  /** ms since the epoch */
-  startedAt: number;
-  answeredAt: number | null;
-  endedAt: number;
-  /**
-   * `unknown`: callpop stopped following the call before it ended (see `endEstimated`) and
-   * cannot tell whether it was answered. Such records stay in callpop's call log and are not
-   * written back to CRMs.
-   */
-  outcome: 'answered' | 'missed' | 'abandoned' | 'unknown';
-  /** True when the PBX never reported the end: `endedAt` is the best time callpop knows. */
-  endEstimated?: boolean;
-  customer: { source: string; id?: string } | null;
-}
-
-export interface HealthStatus {
-  ok: boolean;
-  /** A secret-free explanation, e.g. "connected to sqlite file ./crm.sqlite". */
-  detail: string;
-}
-
+/** One live connector instance, made by `ConnectorDefinition.create` for one `connectors[]` block. */
 export interface Connector {
   /**
    * Finds customers for a number. A miss is an empty array, never an exception. Throws
@@ -74,16 +51,22 @@ export interface Connector {
 export interface ConnectorContext {
   /** The instance name from the config (`connectors[].name`). */
   name: string;
+  /** A pino child logger; bind your own fields with `child`, never log secrets. */
   logger: Logger;
   /** Directory of the config file, for resolving relative paths (e.g. an SQLite file). */
   baseDir: string;
 }
 
+/**
+ * A connector type: what an external module default-exports and what `builtinConnectors` lists.
+ * `C` is the config block after ajv applied the schema defaults (frozen).
+ */
 export interface ConnectorDefinition<C = unknown> {
   /** The `type:` value in the config that selects this connector. */
   type: string;
   /** JSON Schema of the connector's own config block, checked by ajv before `create`. */
   configSchema: object;
+  /** Makes an instance. A throw here is reported as `CALLPOP_CONNECTOR_FAILED` naming the block. */
   create(config: C, ctx: ConnectorContext): Connector | Promise<Connector>;
 }
 

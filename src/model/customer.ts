@@ -2,8 +2,10 @@
  * What connectors return. A record is the CRM's row/object as plain JSON-like data; the
  * mapping stage decides what an agent sees.
  */
+/** A JSON-like value, so records survive the cache, Redis and the WebSocket unchanged. */
 export type FieldValue = string | number | boolean | null | FieldValue[] | { [key: string]: FieldValue };
 
+/** One CRM row or object, field name to value. */
 export type CustomerRecord = { [field: string]: FieldValue };
 
 /** One customer found by one source. */

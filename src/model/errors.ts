@@ -30,6 +30,7 @@ export type CallpopErrorCode =
   | 'CALLPOP_HUB_LISTEN'
   | 'CALLPOP_STORE';
 
+/** An error with a stable `code`; its message says what to do and carries no secret. */
 export class CallpopError extends Error {
   readonly code: CallpopErrorCode;
 
@@ -40,6 +41,7 @@ export class CallpopError extends Error {
   }
 }
 
+/** True for a CallpopError, and when `code` is given, one with that code. */
 export function isCallpopError(err: unknown, code?: CallpopErrorCode): err is CallpopError {
   return err instanceof CallpopError && (code === undefined || err.code === code);
 }

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { HealthStatus } from '../connectors/contract.js';
+import type { HealthStatus } from '../model/health.js';
 import type { Party } from '../model/call-event.js';
 import type { ActiveLeg, LegEvent } from '../model/leg-event.js';
 import type { Logger } from '../model/logger.js';

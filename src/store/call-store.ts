@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { CallRecord } from '../connectors/contract.js';
+import type { CallRecord } from '../model/call-record.js';
 import { CallpopError, describeError } from '../model/errors.js';
 import type { Lifecycle } from '../model/lifecycle.js';
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { HealthStatus } from '../../connectors/contract.js';
+import type { HealthStatus } from '../../model/health.js';
 import { CallpopError, describeError } from '../../model/errors.js';
 import type { Logger } from '../../model/logger.js';
 import { ResyncGate } from '../resync-gate.js';

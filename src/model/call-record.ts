@@ -1,0 +1,37 @@
+import type { CustomerRef } from './customer.js';
+
+/**
+ * A finished call, as the call journal produces it, the call log stores it and the
+ * write-back outbox hands it to CRM connectors (`Connector.logCall`). It lives in the
+ * model because three stages share it; none of them should reach into connectors for it.
+ */
+export interface CallRecord {
+  /** Stable for the whole call across legs (Asterisk `Linkedid`, FreeSWITCH the first leg's UUID). */
+  callId: string;
+  /** The `pbx[].id` the call came from. */
+  pbxId: string;
+  direction: 'inbound' | 'outbound' | 'internal';
+  /** The other party's number as the PBX gave it (untrusted text), or null when withheld. */
+  number: string | null;
+  /** The other party's name as the PBX gave it (untrusted text). */
+  name: string | null;
+  /** The extension of the agent who answered (or was rung last), if any. */
+  agent: string | null;
+  queue: string | null;
+  /** ms since the epoch */
+  startedAt: number;
+  /** ms since the epoch; null when nobody answered. */
+  answeredAt: number | null;
+  /** ms since the epoch */
+  endedAt: number;
+  /**
+   * `unknown`: callpop stopped following the call before it ended (see `endEstimated`) and
+   * cannot tell whether it was answered. Such records stay in callpop's call log and are not
+   * written back to CRMs.
+   */
+  outcome: 'answered' | 'missed' | 'abandoned' | 'unknown';
+  /** True when the PBX never reported the end: `endedAt` is the best time callpop knows. */
+  endEstimated?: boolean;
+  /** The customer the lookup found, by source name and CRM id, or null when none was found. */
+  customer: CustomerRef | null;
+}
