@@ -135,6 +135,8 @@ export class ReconnectingLink extends EventEmitter<ReconnectingLinkEvents> {
   private running = false;
   /** Set during `connectOnce`: one attempt, its outcome goes here instead of a reconnect. */
   private onceWaiter: { resolve(): void; reject(err: CallpopError): void } | null = null;
+  /** Started by `connectOnce`: a session that ends is not reopened, even after it succeeded. */
+  private oneShot = false;
   private retryTimer: NodeJS.Timeout | null = null;
   /** Consecutive failures per family (reconnect-policy.ts); both reset on login. */
   private connectFailures = 0;
@@ -172,6 +174,7 @@ export class ReconnectingLink extends EventEmitter<ReconnectingLinkEvents> {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.oneShot = false;
     this.connectFailures = 0;
     this.authFailuresInRow = 0;
     this.open();
@@ -207,6 +210,7 @@ export class ReconnectingLink extends EventEmitter<ReconnectingLinkEvents> {
         },
       };
       this.running = true;
+      this.oneShot = true;
       this.open();
     });
   }
@@ -399,6 +403,10 @@ export class ReconnectingLink extends EventEmitter<ReconnectingLinkEvents> {
     this.lastFailure = err;
     if (this.onceWaiter) {
       this.onceWaiter.reject(err);
+      return;
+    }
+    if (this.oneShot) {
+      this.running = false;
       return;
     }
     const attempt = kind === 'auth' ? this.authFailuresInRow++ : this.connectFailures++;
