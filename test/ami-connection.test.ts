@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import type { AmiMessage } from '../src/pbx/asterisk/ami-codec.js';
 import type { AmiConnectionOptions } from '../src/pbx/asterisk/ami-connection.js';
 import { AmiConnection } from '../src/pbx/asterisk/ami-connection.js';
+import { asteriskConfigSchema, type AsteriskConfig } from '../src/pbx/asterisk/asterisk-config.js';
+import { connectionOptions } from '../src/pbx/asterisk/index.js';
+import { withSchemaDefaults } from '../src/config/schema-ajv.js';
+import { silentLogger } from '../src/model/logger.js';
 import { CallpopError, isCallpopError } from '../src/model/errors.js';
 import type { Logger } from '../src/model/logger.js';
 import { AmiSimulator } from '../src/sim/ami-simulator.js';
@@ -47,25 +51,19 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Connection options from a config as the loader hands it over (schema defaults applied). */
+function amiOptions(port: number, config: Partial<Record<keyof AsteriskConfig, unknown>> = {}): AmiConnectionOptions {
+  const full = withSchemaDefaults<AsteriskConfig>(asteriskConfigSchema, { type: 'asterisk', id: 'pbx-test', host: '127.0.0.1', port, username: 'cti', secret: SECRET, ...config });
+  return connectionOptions(full, silentLogger);
+}
+
 describe('AMI connection against the simulator', () => {
   let sim: AmiSimulator;
   let conn: AmiConnection | null = null;
   const extra: { close(): Promise<void> | void }[] = [];
 
   function connect(port: number, options: Partial<AmiConnectionOptions> = {}): AmiConnection {
-    conn = new AmiConnection({
-      pbxId: 'pbx-test',
-      host: '127.0.0.1',
-      port,
-      username: 'cti',
-      secret: SECRET,
-      auth: 'plain',
-      reconnect: { initialMs: 20, maxMs: 200 },
-      connectTimeoutMs: 2000,
-      actionTimeoutMs: 2000,
-      pingIntervalMs: 0,
-      ...options,
-    });
+    conn = new AmiConnection({ ...amiOptions(port, { auth: 'plain', reconnect: { initial_ms: 20, max_ms: 200 }, timeouts: { connect_ms: 2000, action_ms: 2000, ping_interval_ms: 0 } }), ...options });
     return conn;
   }
 
@@ -355,7 +353,7 @@ describe('AMI connection over TLS', () => {
   });
 
   it('logs in over TLS with MD5 when the certificate is trusted', async () => {
-    conn = new AmiConnection({ pbxId: 'tls', host: '127.0.0.1', port: sim.port, username: 'cti', secret: SECRET, auth: 'md5', tls: { ca: cert }, pingIntervalMs: 0 });
+    conn = new AmiConnection(amiOptions(sim.port, { auth: 'md5', tls: { enabled: true, ca_file: join(dir, 'cert.pem') }, timeouts: { ping_interval_ms: 0 } }));
     conn.start();
     await nextEvent(conn, 'connected');
     assert.equal(sim.counters.logins, 1);
@@ -364,7 +362,7 @@ describe('AMI connection over TLS', () => {
   });
 
   it('refuses an untrusted certificate with CALLPOP_AMI_CONNECT naming TLS', async () => {
-    conn = new AmiConnection({ pbxId: 'tls', host: '127.0.0.1', port: sim.port, username: 'cti', secret: SECRET, tls: {}, pingIntervalMs: 0, reconnect: { initialMs: 1000, maxMs: 1000 } });
+    conn = new AmiConnection(amiOptions(sim.port, { tls: { enabled: true }, timeouts: { ping_interval_ms: 0 }, reconnect: { initial_ms: 1000, max_ms: 1000 } }));
     const [err] = await new Promise<[CallpopError]>((resolve) => {
       conn!.once('disconnected', (e) => resolve([e]));
       conn!.start();

@@ -5,9 +5,10 @@ import { isCallpopError } from '../src/model/errors.js';
 import type { Logger } from '../src/model/logger.js';
 import { silentLogger } from '../src/model/logger.js';
 import { EslConnection, type EslConnectionOptions } from '../src/pbx/freeswitch/esl-connection.js';
-import { withFreeswitchDefaults } from '../src/pbx/freeswitch/freeswitch-config.js';
+import { freeswitchConfigSchema, withFreeswitchDefaults, type FreeswitchConfig } from '../src/pbx/freeswitch/freeswitch-config.js';
+import { withSchemaDefaults } from '../src/config/schema-ajv.js';
 import { FreeswitchNormaliser, FREESWITCH_EVENT_SUBSCRIPTION } from '../src/pbx/freeswitch/freeswitch-normaliser.js';
-import { freeswitchAdapter, type FreeswitchAdapter } from '../src/pbx/freeswitch/index.js';
+import { eslConnectionOptions, freeswitchAdapter, type FreeswitchAdapter } from '../src/pbx/freeswitch/index.js';
 import { reconnectScenario } from '../src/sim/esl-scenarios.js';
 import { EslSimulator, type EslSimulatorUser } from '../src/sim/esl-simulator.js';
 
@@ -53,18 +54,17 @@ describe('FreeSWITCH userauth and per-user permissions', () => {
   });
 
   function connection(extra: Partial<EslConnectionOptions> = {}): EslConnection {
-    return new EslConnection({
-      pbxId: 'fs1',
+    // The config as the loader hands it over (schema defaults applied), then the test's changes.
+    const config = withSchemaDefaults<FreeswitchConfig>(freeswitchConfigSchema, {
+      id: 'fs1',
+      type: 'freeswitch',
       host: '127.0.0.1',
       port: sim.port,
       username: USER,
       password: USER_PASSWORD,
-      eventFormat: 'json',
-      events: EVERYTHING_CALLPOP_NEEDS,
-      reconnect: { initialMs: 50, maxMs: 400 },
-      logger: silentLogger,
-      ...extra,
+      reconnect: { initial_ms: 50, max_ms: 400 },
     });
+    return new EslConnection({ ...eslConnectionOptions(config, silentLogger), events: EVERYTHING_CALLPOP_NEEDS, ...extra });
   }
 
   function createAdapter(logger: Logger = silentLogger, password = USER_PASSWORD): FreeswitchAdapter {

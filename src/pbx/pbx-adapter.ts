@@ -14,6 +14,28 @@ export interface PbxStatus {
   retryInMs?: number;
 }
 
+/**
+ * Counters of one PBX link since the daemon started (never reset; Prometheus counters).
+ * The same figures for Asterisk and FreeSWITCH, kept by src/pbx/reconnecting-link.ts.
+ */
+export interface LinkStats {
+  /** TCP (or TLS) connects tried. */
+  connectAttempts: number;
+  /** Sessions that got as far as logged in (and subscribed). */
+  connects: number;
+  /** Logged-in sessions that ended for any reason but `stop()`. */
+  disconnects: number;
+  /** Logins (or ACL / permission checks) the PBX refused. */
+  authFailures: number;
+  bytesIn: number;
+  /** Frames decoded (events, responses, replies). */
+  framesIn: number;
+  /** Frames skipped and reported without losing the link (oversized, malformed). */
+  framesDropped: number;
+  /** Byte streams that could not be decoded at all: the session was dropped and reopened. */
+  protocolErrors: number;
+}
+
 /** An early sign of a call (trunk channel created, before any agent rings): start the lookup. */
 export interface EarlyCall {
   pbxId: string;
@@ -49,6 +71,8 @@ export interface PbxAdapter extends EventEmitter<PbxAdapterEvents> {
   agentFor(device: string): string | null;
   /** Connects once, logs in, closes: proves the credentials for `callpop check`. */
   check(signal: AbortSignal): Promise<HealthStatus>;
+  /** The link's counters, read by /metrics at scrape time (a snapshot, cheap). */
+  linkStats(): LinkStats;
 }
 
 export interface PbxAdapterContext {

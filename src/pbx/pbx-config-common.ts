@@ -4,9 +4,12 @@
  */
 
 export interface ReconnectConfig {
-  /** First retry after a drop or a failed connect (ms); doubled per failure. */
+  /**
+   * First retry after a refused connect or a dropped link (ms); doubled per failure but
+   * never past 1000 ms (src/pbx/reconnect-policy.ts).
+   */
   initial_ms: number;
-  /** Cap of the exponential backoff (ms). */
+  /** Cap of the backoff after authentication failures (ms); they start at 1 s. */
   max_ms: number;
 }
 

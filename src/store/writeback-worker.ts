@@ -1,4 +1,5 @@
 import type { Connector } from '../connectors/contract.js';
+import { backoffDelay } from '../model/backoff.js';
 import { describeError } from '../model/errors.js';
 import type { Lifecycle } from '../model/lifecycle.js';
 import { untilDeadline } from '../model/lifecycle.js';
@@ -17,9 +18,12 @@ export interface WritebackOptions {
   intervalMs?: number;
 }
 
+/** Spreads the retries of records that failed together (a CRM outage) so they do not return as one burst. */
+const RETRY_JITTER = 0.2;
+
 /**
  * Delivers the outbox to CRM connectors' `logCall`, one item at a time per tick, retrying
- * with capped exponential backoff. A CRM outage only delays records; it never drops them.
+ * with the shared capped exponential backoff (src/model/backoff.ts). A CRM outage only delays records; it never drops them.
  */
 export class WritebackWorker implements Lifecycle {
   readonly name = 'writeback';
@@ -51,7 +55,7 @@ export class WritebackWorker implements Lifecycle {
         this.options.store.delivered(item.id);
         delivered += 1;
       } catch (err) {
-        const delay = Math.min(this.options.retryInitialMs * 2 ** item.attempts, this.options.retryMaxMs);
+        const delay = backoffDelay(item.attempts, { initialMs: this.options.retryInitialMs, maxMs: this.options.retryMaxMs, jitter: RETRY_JITTER });
         this.options.store.failed(item.id, describeError(err), Date.now() + delay);
         this.options.logger.warn(
           { connector: item.connector, callId: item.record.callId, attempt: item.attempts + 1, retryInMs: delay, err: describeError(err) },

@@ -1,28 +1,23 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
-import tls from 'node:tls';
 import { CallpopError, describeError } from '../../model/errors.js';
 import type { Logger } from '../../model/logger.js';
-import { silentLogger } from '../../model/logger.js';
-import type { PbxStatus } from '../pbx-adapter.js';
+import type { LinkStats, PbxStatus } from '../pbx-adapter.js';
+import type { LinkErrors, LinkIo, LinkProtocol, LinkSession, LinkStage, LinkTlsOptions } from '../reconnecting-link.js';
+import { ReconnectingLink } from '../reconnecting-link.js';
 import type { AmiActionFields, AmiMessage } from './ami-codec.js';
-import { AmiDecoder, DEFAULT_MAX_FRAME_BYTES, encodeAction } from './ami-codec.js';
+import { AmiDecoder, encodeAction } from './ami-codec.js';
 
 /**
- * One AMI client connection: TCP or TLS connect, greeting, login (plain or MD5
- * challenge), keep-alive Ping, actions correlated by ActionID with a timeout, and
- * reconnect with capped exponential backoff. Events go out as `event`; the codec does
- * the framing. It knows nothing of calls.
+ * One AMI client connection: greeting, login (plain or MD5 challenge), keep-alive Ping and
+ * actions correlated by ActionID with a timeout. Socket, TLS, reconnect, status and
+ * statistics are the shared ReconnectingLink's; the codec does the framing. It knows
+ * nothing of calls.
  */
 
-export interface AmiTlsOptions {
-  /** PEM of the CA or the self-signed certificate Asterisk presents. */
-  ca?: string | Buffer;
-  servername?: string;
-  rejectUnauthorized?: boolean;
-}
+export type AmiTlsOptions = LinkTlsOptions;
 
+/** Complete options (the schema's defaults applied): see `connectionOptions` in index.ts. */
 export interface AmiConnectionOptions {
   pbxId: string;
   host: string;
@@ -30,21 +25,21 @@ export interface AmiConnectionOptions {
   username: string;
   /** Never logged, never put in an error message. */
   secret: string;
-  auth?: 'plain' | 'md5';
+  auth: 'plain' | 'md5';
   /** Present: connect with TLS (Asterisk's `tlsenable`, port 5039 by convention). */
   tls?: AmiTlsOptions;
   /** `Events:` mask sent with Login (`on`, `off`, `call,agent`...). */
-  events?: string;
+  events: string;
   /** `Action: Filter` expressions added after login (need `system` write permission). */
-  filters?: readonly string[];
-  maxFrameBytes?: number;
-  connectTimeoutMs?: number;
-  actionTimeoutMs?: number;
+  filters: readonly string[];
+  maxFrameBytes: number;
+  connectTimeoutMs: number;
+  actionTimeoutMs: number;
   /** 0 disables keep-alive. */
-  pingIntervalMs?: number;
-  pingTimeoutMs?: number;
-  reconnect?: { initialMs: number; maxMs: number };
-  logger?: Logger;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  reconnect: { initialMs: number; maxMs: number };
+  logger: Logger;
 }
 
 export interface AmiConnectionEvents {
@@ -78,69 +73,67 @@ interface PendingAction {
   cleanup?: () => void;
 }
 
-type Phase = 'idle' | 'connecting' | 'greeting' | 'login' | 'ready' | 'closed';
+type SendOptions = { timeoutMs?: number; signal?: AbortSignal; completeEvent?: string; maxEvents?: number };
 
+/** A per-call bound of `actionList`, not a config default: callers pass `maxEvents` for less. */
 const DEFAULT_LIST_EVENTS = 100_000;
 
 export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
   readonly pbxId: string;
-  private readonly options: Required<Omit<AmiConnectionOptions, 'tls' | 'logger'>> & { tls?: AmiTlsOptions };
+  private readonly options: AmiConnectionOptions;
   private readonly logger: Logger;
-  private socket: net.Socket | null = null;
-  private decoder: AmiDecoder | null = null;
-  private phase: Phase = 'idle';
-  private stopped = true;
-  private attempt = 0;
-  private reconnectTimer: NodeJS.Timeout | null = null;
-  private pingTimer: NodeJS.Timeout | null = null;
+  private readonly link: ReconnectingLink;
+  /** The live session's I/O; null between sessions. */
+  private io: LinkIo | null = null;
   private readonly pending = new Map<string, PendingAction>();
   /** Per-connection ActionID prefix: another client's ActionIDs (`drv-2`) never match ours. */
   private readonly idPrefix = `callpop-${randomBytes(4).toString('hex')}-`;
   private nextId = 1;
-  /** Why the current session ended, decided before `close` fires. */
-  private failure: CallpopError | null = null;
-  private authFailed = false;
-  private onceWaiter: { resolve(): void; reject(err: CallpopError): void } | null = null;
-  private lastStatus: PbxStatus['state'] | null = null;
 
   constructor(options: AmiConnectionOptions) {
     super();
     this.pbxId = options.pbxId;
-    this.logger = (options.logger ?? silentLogger).child({ pbx: options.pbxId });
-    this.options = {
+    this.options = options;
+    this.logger = options.logger.child({ pbx: options.pbxId });
+    this.link = new ReconnectingLink({
       pbxId: options.pbxId,
       host: options.host,
       port: options.port,
-      username: options.username,
-      secret: options.secret,
-      auth: options.auth ?? 'md5',
-      tls: options.tls,
-      events: options.events ?? 'call,agent',
-      filters: options.filters ?? [],
-      maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
-      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
-      actionTimeoutMs: options.actionTimeoutMs ?? 10_000,
-      pingIntervalMs: options.pingIntervalMs ?? 20_000,
-      pingTimeoutMs: options.pingTimeoutMs ?? 5_000,
-      reconnect: options.reconnect ?? { initialMs: 500, maxMs: 30_000 },
-    };
+      ...(options.tls ? { tls: options.tls } : {}),
+      connectTimeoutMs: options.connectTimeoutMs,
+      reconnect: options.reconnect,
+      pingIntervalMs: options.pingIntervalMs,
+      // Asterisk sends nothing on a quiet link; the Ping above is the liveness check.
+      idleTimeoutMs: 0,
+      logger: this.logger,
+      protocol: this.protocol(),
+    });
+    this.link.on('up', () => {
+      this.logger.info({ address: this.address, tls: Boolean(options.tls) }, 'AMI logged in');
+      this.addFilters();
+      this.emit('connected');
+    });
+    this.link.on('down', (err) => this.emit('disconnected', err));
+    this.link.on('status', (status) => this.emit('status', status));
   }
 
   /** `host:port` as users write it, for messages. */
   get address(): string {
-    return `${this.options.host}:${this.options.port}`;
+    return this.link.address;
   }
 
   get connected(): boolean {
-    return this.phase === 'ready';
+    return this.link.connected;
   }
 
-  /** Connects and keeps reconnecting with backoff until `stop()`. Never throws. */
+  /** The link's counters (connects, bytes, frames...), for /metrics. */
+  linkStats(): LinkStats {
+    return this.link.stats();
+  }
+
+  /** Connects and keeps reconnecting until `stop()` (reconnect-policy.ts). Never throws. */
   start(): void {
-    if (!this.stopped) return;
-    this.stopped = false;
-    this.attempt = 0;
-    this.open();
+    this.link.start();
   }
 
   /**
@@ -148,62 +141,12 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
    * (no reconnect). For `callpop check`; call `stop()` afterwards.
    */
   connectOnce(signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(new CallpopError('CALLPOP_AMI_CONNECT', `check of Asterisk AMI at ${this.address} was aborted`));
-        return;
-      }
-      const onAbort = (): void => {
-        this.onceWaiter?.reject(new CallpopError('CALLPOP_AMI_CONNECT', `check of Asterisk AMI at ${this.address} was aborted`));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.onceWaiter = {
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort);
-          this.onceWaiter = null;
-          resolve();
-        },
-        reject: (err) => {
-          signal?.removeEventListener('abort', onAbort);
-          this.onceWaiter = null;
-          this.stopped = true;
-          this.teardown(err);
-          reject(err);
-        },
-      };
-      this.stopped = false;
-      this.open();
-    });
+    return this.link.connectOnce(signal);
   }
 
   /** Logs off (best effort), closes, cancels reconnects, fails pending actions. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = null;
-    const socket = this.socket;
-    if (socket && !socket.destroyed) {
-      if (this.phase === 'ready' && socket.writable) {
-        try {
-          socket.write(encodeAction('Logoff', { ActionID: this.newActionId() }));
-        } catch {
-          // Closing anyway.
-        }
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, 200);
-        socket.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        socket.end();
-      });
-    }
-    this.teardown(new CallpopError('CALLPOP_AMI_DISCONNECTED', `AMI connection to ${this.address} was stopped`));
-    this.setStatus({ pbxId: this.pbxId, state: 'stopped' });
+    await this.link.stop();
   }
 
   /**
@@ -225,26 +168,22 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
     return this.send(name, fields, { ...options, completeEvent: options.completeEvent ?? `${name}Complete` });
   }
 
-  private send(
-    name: string,
-    fields: AmiActionFields,
-    options: { timeoutMs?: number; signal?: AbortSignal; completeEvent?: string; maxEvents?: number },
-  ): Promise<AmiListResult> {
+  private send(name: string, fields: AmiActionFields, options: SendOptions): Promise<AmiListResult> {
     return new Promise<AmiListResult>((resolve, reject) => {
-      const socket = this.socket;
-      if (!socket || this.phase !== 'ready' || !socket.writable) {
+      const io = this.io;
+      if (!io || !io.alive || io.stage !== 'ready') {
         reject(new CallpopError('CALLPOP_AMI_DISCONNECTED', `AMI action ${name} not sent: not connected to ${this.address}`));
         return;
       }
-      this.sendRaw(socket, name, fields, options, resolve, reject);
+      this.sendRaw(io, name, fields, options, resolve, reject);
     });
   }
 
   private sendRaw(
-    socket: net.Socket,
+    io: LinkIo,
     name: string,
     fields: AmiActionFields,
-    options: { timeoutMs?: number; signal?: AbortSignal; completeEvent?: string; maxEvents?: number },
+    options: SendOptions,
     resolve: (value: AmiListResult) => void,
     reject: (err: Error) => void,
   ): void {
@@ -282,7 +221,7 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
       entry.cleanup = () => signal.removeEventListener('abort', onAbort);
     }
     this.pending.set(actionId, entry);
-    socket.write(bytes);
+    io.write(bytes);
   }
 
   private settle(actionId: string, outcome: Error | AmiListResult): void {
@@ -299,87 +238,61 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
     return `${this.idPrefix}${this.nextId++}`;
   }
 
-  private open(): void {
-    this.reconnectTimer = null;
-    if (this.stopped) return;
-    this.failure = null;
-    this.authFailed = false;
-    this.phase = 'connecting';
-    this.decoder = new AmiDecoder({ maxFrameBytes: this.options.maxFrameBytes, expectGreeting: true });
-    this.setStatus({ pbxId: this.pbxId, state: 'connecting' });
-    const { host, port } = this.options;
-    const socket = this.options.tls
-      ? tls.connect({
-          host,
-          port,
-          ca: this.options.tls.ca,
-          servername: this.options.tls.servername ?? (net.isIP(host) ? undefined : host),
-          rejectUnauthorized: this.options.tls.rejectUnauthorized ?? true,
-        })
-      : net.connect({ host, port });
-    this.socket = socket;
-    socket.setNoDelay(true);
-    // Covers TCP connect, TLS handshake and the greeting: a port that accepts but never
-    // speaks AMI fails here instead of hanging.
-    const connectTimer = setTimeout(() => {
-      this.fail(
-        socket,
-        new CallpopError(
-          'CALLPOP_AMI_CONNECT',
-          `Asterisk AMI at ${this.address} did not greet within ${this.options.connectTimeoutMs} ms: check host and port (5038, or 5039 for TLS) and that manager.conf [general] has enabled = yes`,
-        ),
-      );
-    }, this.options.connectTimeoutMs);
-    socket.once('close', () => clearTimeout(connectTimer));
-    socket.on(this.options.tls ? 'secureConnect' : 'connect', () => {
-      if (this.phase === 'connecting') this.phase = 'greeting';
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(socket, chunk, connectTimer));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(socket, this.connectError(err)));
-    socket.on('close', () => this.onClose(socket));
+  /** The AMI side of the shared link: one session per socket. */
+  private protocol(): LinkProtocol {
+    return {
+      name: 'AMI',
+      errors: this.linkErrors(),
+      open: (io) => this.openSession(io),
+    };
   }
 
-  private connectError(err: NodeJS.ErrnoException): CallpopError {
-    const code = err.code ? ` (${err.code})` : '';
-    if (this.phase === 'ready' || this.phase === 'login') {
-      return new CallpopError('CALLPOP_AMI_DISCONNECTED', `AMI connection to ${this.address} failed${code}: ${err.message}`, { cause: err });
-    }
-    const tlsHint = this.options.tls ? '; for TLS also check tlsenable/tlsbindaddr and that the certificate is trusted (tls.ca_file)' : '';
-    return new CallpopError(
-      'CALLPOP_AMI_CONNECT',
-      `cannot reach Asterisk AMI at ${this.address}${code}: check manager.conf [general] enabled = yes, bindaddr and port, and any firewall${tlsHint}`,
-      { cause: err },
-    );
+  private openSession(io: LinkIo): LinkSession {
+    this.io = io;
+    const decoder = new AmiDecoder({ maxFrameBytes: this.options.maxFrameBytes, expectGreeting: true });
+    return {
+      data: (chunk) => this.onData(io, decoder, chunk),
+      ping: () => this.ping(),
+      goodbye: () => io.write(encodeAction('Logoff', { ActionID: this.newActionId() })),
+      closed: (err) => {
+        if (this.io === io) this.io = null;
+        // Every pending action fails, so no caller hangs across a reconnect.
+        const failure = err.code === 'CALLPOP_AMI_DISCONNECTED' ? err : new CallpopError('CALLPOP_AMI_DISCONNECTED', err.message, { cause: err });
+        for (const actionId of [...this.pending.keys()]) this.settle(actionId, failure);
+      },
+    };
   }
 
-  private onData(socket: net.Socket, chunk: Buffer, connectTimer: NodeJS.Timeout): void {
-    if (socket !== this.socket || !this.decoder) return;
+  private onData(io: LinkIo, decoder: AmiDecoder, chunk: Buffer): void {
     const at = Date.now();
-    for (const item of this.decoder.push(chunk)) {
+    for (const item of decoder.push(chunk)) {
       switch (item.type) {
         case 'greeting':
-          clearTimeout(connectTimer);
           if (!item.line.startsWith('Asterisk Call Manager/')) {
-            this.fail(socket, new CallpopError('CALLPOP_AMI_CONNECT', `${this.address} answered but is not Asterisk AMI (greeting "${item.line.slice(0, 60)}"): check the port`));
+            io.fail(new CallpopError('CALLPOP_AMI_CONNECT', `${this.address} answered but is not Asterisk AMI (greeting "${item.line.slice(0, 60)}"): check the port`), 'connect');
             return;
           }
+          io.greeted();
           this.logger.debug({ version: item.version }, 'AMI greeting');
-          this.login(socket);
+          this.login(io);
           break;
         case 'oversized':
+          io.countFrames(0, 1);
           this.logger.warn(
             { code: 'CALLPOP_AMI_FRAME', bytes: item.bytes, limit: item.limit },
             `AMI frame over limits.max_frame_bytes (${item.limit}) dropped; resynced at the next blank line`,
           );
           break;
         case 'malformed':
+          io.countFrames(0, 1);
           this.logger.warn({ code: 'CALLPOP_AMI_FRAME', line: item.line }, 'AMI line without a colon skipped');
           break;
         case 'message':
+          io.countFrames(1);
           this.onMessage(item.message, at);
           break;
       }
-      if (socket !== this.socket) return;
+      if (!io.alive) return;
     }
   }
 
@@ -412,38 +325,36 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
     if (message['Event'] !== undefined) this.emit('event', message, at);
   }
 
-  private login(socket: net.Socket): void {
-    this.phase = 'login';
+  private login(io: LinkIo): void {
     const { username, secret, events } = this.options;
     const loginTimeout = this.options.actionTimeoutMs;
     const onLoginError = (err: Error): void => {
       if (err instanceof AmiActionError) {
-        this.authFailed = true;
-        this.fail(
-          socket,
+        io.fail(
           new CallpopError(
             'CALLPOP_AMI_AUTH',
             `Asterisk AMI at ${this.address} refused login for user "${username}" (${err.amiMessage || 'Authentication failed'}): check the [${username}] user in manager.conf (secret, permit/deny, read/write) and the environment variable that holds its secret`,
           ),
+          'auth',
         );
       } else {
-        this.fail(socket, err instanceof CallpopError ? err : new CallpopError('CALLPOP_AMI_AUTH', `AMI login to ${this.address} failed: ${describeError(err)}`));
+        // No answer or a dropped socket: a connection problem, probed again quickly.
+        io.fail(err instanceof CallpopError ? err : new CallpopError('CALLPOP_AMI_AUTH', `AMI login to ${this.address} failed: ${describeError(err)}`), 'connect');
       }
     };
-    const done = (): void => this.onLoggedIn(socket);
     const sendLogin = (fields: AmiActionFields): void => {
-      this.sendRaw(socket, 'Login', { Username: username, ...fields, Events: events }, { timeoutMs: loginTimeout }, () => done(), onLoginError);
+      this.sendRaw(io, 'Login', { Username: username, ...fields, Events: events }, { timeoutMs: loginTimeout }, () => io.ready(), onLoginError);
     };
     if (this.options.auth === 'md5') {
       this.sendRaw(
-        socket,
+        io,
         'Challenge',
         { AuthType: 'MD5' },
         { timeoutMs: loginTimeout },
         (result) => {
           const challenge = result.response['Challenge'];
           if (!challenge) {
-            onLoginError(new CallpopError('CALLPOP_AMI_AUTH', `Asterisk AMI at ${this.address} sent no MD5 challenge: set auth: plain`));
+            io.fail(new CallpopError('CALLPOP_AMI_AUTH', `Asterisk AMI at ${this.address} sent no MD5 challenge: set auth: plain`), 'auth');
             return;
           }
           const key = createHash('md5').update(challenge + secret).digest('hex');
@@ -456,97 +367,56 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
     }
   }
 
-  private onLoggedIn(socket: net.Socket): void {
-    if (socket !== this.socket) return;
-    this.phase = 'ready';
-    this.attempt = 0;
-    this.logger.info({ address: this.address, tls: Boolean(this.options.tls) }, 'AMI logged in');
+  private addFilters(): void {
     for (const filter of this.options.filters) {
       this.action('Filter', { Operation: 'Add', Filter: filter }).catch((err: unknown) => {
         this.logger.warn({ filter, err: describeError(err) }, 'AMI Filter refused (the manager.conf user needs write=system); continuing unfiltered');
       });
     }
-    this.startPing(socket);
-    this.setStatus({ pbxId: this.pbxId, state: 'connected' });
-    this.emit('connected');
-    this.onceWaiter?.resolve();
   }
 
-  private startPing(socket: net.Socket): void {
-    if (this.options.pingIntervalMs <= 0) return;
-    this.pingTimer = setInterval(() => {
-      if (socket !== this.socket || this.phase !== 'ready') return;
-      this.action('Ping', {}, { timeoutMs: this.options.pingTimeoutMs }).catch((err: unknown) => {
-        if (socket !== this.socket) return;
-        if (err instanceof CallpopError && err.code === 'CALLPOP_AMI_ACTION_TIMEOUT') {
-          this.fail(socket, new CallpopError('CALLPOP_AMI_DISCONNECTED', `Asterisk AMI at ${this.address} did not answer Ping within ${this.options.pingTimeoutMs} ms; reconnecting`));
-        }
-      });
-    }, this.options.pingIntervalMs);
-    this.pingTimer.unref?.();
-  }
-
-  /** Ends the current session with a reason; `close` then schedules the reconnect. */
-  private fail(socket: net.Socket, err: CallpopError): void {
-    if (socket !== this.socket) return;
-    this.failure ??= err;
-    socket.destroy();
-  }
-
-  private onClose(socket: net.Socket): void {
-    if (socket !== this.socket) return;
-    const wasReady = this.phase === 'ready';
-    const err =
-      this.failure ??
-      (wasReady || this.phase === 'login'
-        ? new CallpopError('CALLPOP_AMI_DISCONNECTED', `Asterisk AMI at ${this.address} closed the connection`)
-        : new CallpopError('CALLPOP_AMI_CONNECT', `Asterisk AMI at ${this.address} closed the connection before login: check manager.conf permit/deny for this host`));
-    this.teardown(err);
-    if (this.onceWaiter) {
-      this.onceWaiter.reject(err);
-      return;
+  /** Keep-alive: only an unanswered Ping means a dead peer (an error answer is still an answer). */
+  private async ping(): Promise<void> {
+    try {
+      await this.action('Ping', {}, { timeoutMs: this.options.pingTimeoutMs });
+    } catch (err) {
+      if (err instanceof CallpopError && err.code === 'CALLPOP_AMI_ACTION_TIMEOUT') {
+        throw new CallpopError('CALLPOP_AMI_DISCONNECTED', `Asterisk AMI at ${this.address} did not answer Ping within ${this.options.pingTimeoutMs} ms; reconnecting`);
+      }
     }
-    if (this.stopped) return;
-    if (wasReady) this.logger.warn({ code: err.code, reason: err.message }, 'AMI connection lost');
-    else this.logger.warn({ code: err.code, reason: err.message }, 'AMI connection failed');
-    this.emit('disconnected', err);
-    this.scheduleReconnect(err);
   }
 
-  /** Drops the socket and fails every pending action, so no caller hangs. */
-  private teardown(err: CallpopError): void {
-    if (this.pingTimer) clearInterval(this.pingTimer);
-    this.pingTimer = null;
-    const socket = this.socket;
-    this.socket = null;
-    this.decoder = null;
-    this.phase = 'closed';
-    if (socket && !socket.destroyed) socket.destroy();
-    const failure = err.code === 'CALLPOP_AMI_DISCONNECTED' ? err : new CallpopError('CALLPOP_AMI_DISCONNECTED', err.message, { cause: err });
-    for (const actionId of [...this.pending.keys()]) this.settle(actionId, failure);
-  }
-
-  private scheduleReconnect(err: CallpopError): void {
-    const { initialMs, maxMs } = this.options.reconnect;
-    // A wrong password will not fix itself in a second: wait the maximum so a
-    // misconfigured daemon does not hammer Asterisk (and fill its security log).
-    const base = this.authFailed ? maxMs : Math.min(maxMs, initialMs * 2 ** Math.min(this.attempt, 30));
-    this.attempt++;
-    // +-20 % jitter spreads the reconnects of several instances after a PBX restart.
-    const delay = Math.max(1, Math.round(Math.min(maxMs, base * (0.8 + Math.random() * 0.4))));
-    this.setStatus({
-      pbxId: this.pbxId,
-      state: this.authFailed ? 'auth-failed' : 'disconnected',
-      reason: err.message,
-      retryInMs: delay,
-    });
-    this.reconnectTimer = setTimeout(() => this.open(), delay);
-  }
-
-  private setStatus(status: PbxStatus): void {
-    if (status.state === this.lastStatus && status.state !== 'disconnected' && status.state !== 'auth-failed') return;
-    this.lastStatus = status.state;
-    this.emit('status', status);
+  private linkErrors(): LinkErrors {
+    const address = (): string => this.address;
+    const tlsHint = this.options.tls ? '; for TLS also check tlsenable/tlsbindaddr and that the certificate is trusted (tls.ca_file)' : '';
+    const loggedIn = (stage: LinkStage): boolean => stage === 'ready' || stage === 'login';
+    return {
+      socket: (err, stage) => {
+        const code = err.code ? ` (${err.code})` : '';
+        if (loggedIn(stage)) return new CallpopError('CALLPOP_AMI_DISCONNECTED', `AMI connection to ${address()} failed${code}: ${err.message}`, { cause: err });
+        return new CallpopError(
+          'CALLPOP_AMI_CONNECT',
+          `cannot reach Asterisk AMI at ${address()}${code}: check manager.conf [general] enabled = yes, bindaddr and port, and any firewall${tlsHint}`,
+          { cause: err },
+        );
+      },
+      closed: (stage) =>
+        loggedIn(stage)
+          ? new CallpopError('CALLPOP_AMI_DISCONNECTED', `Asterisk AMI at ${address()} closed the connection`)
+          : new CallpopError('CALLPOP_AMI_CONNECT', `Asterisk AMI at ${address()} closed the connection before login: check manager.conf permit/deny for this host`),
+      connectTimeout: (ms) =>
+        new CallpopError(
+          'CALLPOP_AMI_CONNECT',
+          `Asterisk AMI at ${address()} did not greet within ${ms} ms: check host and port (5038, or 5039 for TLS) and that manager.conf [general] has enabled = yes`,
+        ),
+      idle: (ms) => new CallpopError('CALLPOP_AMI_DISCONNECTED', `nothing from Asterisk AMI at ${address()} for ${ms} ms; reconnecting`),
+      protocol: (cause) =>
+        cause instanceof CallpopError && cause.code === 'CALLPOP_AMI_FRAME'
+          ? cause
+          : new CallpopError('CALLPOP_AMI_FRAME', `AMI stream from ${address()} could not be decoded (${describeError(cause)}); reconnecting`, { cause }),
+      stopped: () => new CallpopError('CALLPOP_AMI_DISCONNECTED', `AMI connection to ${address()} was stopped`),
+      aborted: () => new CallpopError('CALLPOP_AMI_CONNECT', `check of Asterisk AMI at ${address()} was aborted`),
+    };
   }
 }
 

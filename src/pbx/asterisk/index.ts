@@ -4,7 +4,7 @@ import type { HealthStatus } from '../../model/health.js';
 import { CallpopError, describeError } from '../../model/errors.js';
 import type { Logger } from '../../model/logger.js';
 import { ResyncGate } from '../resync-gate.js';
-import type { PbxAdapter, PbxAdapterContext, PbxAdapterDefinition, PbxAdapterEvents } from '../pbx-adapter.js';
+import type { LinkStats, PbxAdapter, PbxAdapterContext, PbxAdapterDefinition, PbxAdapterEvents } from '../pbx-adapter.js';
 import type { AmiConnectionOptions } from './ami-connection.js';
 import { AmiConnection } from './ami-connection.js';
 import type { AsteriskConfig } from './asterisk-config.js';
@@ -66,6 +66,10 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
 
   async stop(): Promise<void> {
     await this.ami.stop();
+  }
+
+  linkStats(): LinkStats {
+    return this.ami.linkStats();
   }
 
   agentFor(device: string): string | null {

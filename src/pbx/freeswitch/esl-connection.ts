@@ -1,18 +1,19 @@
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import { CallpopError, describeError } from '../../model/errors.js';
 import type { Logger } from '../../model/logger.js';
-import { silentLogger } from '../../model/logger.js';
-import type { PbxStatus } from '../pbx-adapter.js';
+import type { LinkStats, PbxStatus } from '../pbx-adapter.js';
+import type { LinkErrors, LinkIo, LinkProtocol, LinkSession } from '../reconnecting-link.js';
+import { ReconnectingLink } from '../reconnecting-link.js';
 import type { EslCommand, EslEvent, EslMessage } from './esl-codec.js';
 import { EslDecoder, encodeCommand } from './esl-codec.js';
 
 /**
- * ESL inbound client: connect, `auth`, subscribe, `filter`, in-order command/api replies
- * with a timeout, and reconnect with capped exponential backoff. The wire format lives in
- * esl-codec.ts; this file only manages the socket around it.
+ * ESL inbound client: `auth`/`userauth`, subscribe, `filter`, in-order command/api replies
+ * with a timeout. Socket, reconnect, idle keep-alive, status and statistics are the shared
+ * ReconnectingLink's; the wire format lives in esl-codec.ts.
  */
 
+/** Complete options (the schema's defaults applied): see `eslConnectionOptions` in index.ts. */
 export interface EslConnectionOptions {
   pbxId: string;
   host: string;
@@ -24,15 +25,15 @@ export interface EslConnectionOptions {
   eventFormat: 'json' | 'plain';
   /** Event names for `event <format> ...`; empty means no subscription. */
   events: readonly string[];
-  filters?: ReadonlyArray<{ header: string; value: string }>;
-  maxFrameBytes?: number;
-  connectTimeoutMs?: number;
-  authTimeoutMs?: number;
-  commandTimeoutMs?: number;
+  filters: ReadonlyArray<{ header: string; value: string }>;
+  maxFrameBytes: number;
+  connectTimeoutMs: number;
+  authTimeoutMs: number;
+  commandTimeoutMs: number;
   /** Reconnect when nothing arrives for this long (FreeSWITCH sends HEARTBEAT every 20 s). 0 = off. */
-  idleTimeoutMs?: number;
-  reconnect?: { initialMs: number; maxMs: number };
-  logger?: Logger;
+  idleTimeoutMs: number;
+  reconnect: { initialMs: number; maxMs: number };
+  logger: Logger;
 }
 
 export interface EslConnectionEvents {
@@ -42,11 +43,12 @@ export interface EslConnectionEvents {
   status: [PbxStatus];
 }
 
-export interface EslConnectionStats {
-  connects: number;
-  authFailures: number;
+/** The link's counters plus what only ESL counts. */
+export interface EslConnectionStats extends LinkStats {
   events: number;
+  /** Bad input survived (malformed header line, bad JSON, bad %-encoding). */
   frameErrors: number;
+  /** Frames over limits.max_frame_bytes, skipped. */
   skippedFrames: number;
   commandTimeouts: number;
 }
@@ -59,66 +61,69 @@ interface Pending {
   abandoned: boolean;
 }
 
-const DEFAULTS = {
-  connectTimeoutMs: 5000,
-  authTimeoutMs: 5000,
-  commandTimeoutMs: 10000,
-  idleTimeoutMs: 65000,
-  initialMs: 500,
-  maxMs: 30000,
-};
-
 export class EslConnection extends EventEmitter<EslConnectionEvents> {
-  readonly stats: EslConnectionStats = { connects: 0, authFailures: 0, events: 0, frameErrors: 0, skippedFrames: 0, commandTimeouts: 0 };
   private readonly options: EslConnectionOptions;
   private readonly logger: Logger;
-  private socket: net.Socket | null = null;
-  private decoder: EslDecoder | null = null;
+  private readonly link: ReconnectingLink;
+  private readonly own = { events: 0, frameErrors: 0, skippedFrames: 0, commandTimeouts: 0 };
+  /** The live session's I/O; null between sessions. */
+  private io: LinkIo | null = null;
   private pending: Pending[] = [];
   private authWaiter: ((ok: boolean) => void) | null = null;
-  private running = false;
-  private ready = false;
-  private attempt = 0;
-  private retryTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
-  private lastFailure: CallpopError | null = null;
-  private sessionDone: Promise<void> | null = null;
+  /** `connectOnce` without `subscribe` (a credentials check) skips the subscription. */
+  private subscribe = true;
 
   constructor(options: EslConnectionOptions) {
     super();
     this.options = options;
-    this.logger = (options.logger ?? silentLogger).child({ pbx: options.pbxId });
+    this.logger = options.logger.child({ pbx: options.pbxId });
+    this.link = new ReconnectingLink({
+      pbxId: options.pbxId,
+      host: options.host,
+      port: options.port,
+      connectTimeoutMs: options.connectTimeoutMs,
+      reconnect: options.reconnect,
+      // FreeSWITCH's HEARTBEAT (every 20 s) is the keep-alive: silence is the probe.
+      pingIntervalMs: 0,
+      idleTimeoutMs: options.idleTimeoutMs,
+      logger: this.logger,
+      protocol: this.protocol(),
+    });
+    this.link.on('up', () => {
+      this.logger.info({ address: this.address, format: this.options.eventFormat }, 'connected to FreeSWITCH ESL');
+      this.emit('connected');
+    });
+    this.link.on('status', (status) => this.emit('status', status));
   }
 
   /** `host:port`, for messages (never the password). */
   get address(): string {
-    return `${this.options.host}:${this.options.port}`;
+    return this.link.address;
   }
 
   get connected(): boolean {
-    return this.ready;
+    return this.link.connected;
   }
 
-  /** Connects and keeps reconnecting with backoff until `stop()`. Never throws. */
+  /** The link's counters and ESL's own (events, frame errors, command timeouts). */
+  get stats(): EslConnectionStats {
+    return { ...this.link.stats(), ...this.own };
+  }
+
+  /** The link's counters (connects, bytes, frames...), for /metrics. */
+  linkStats(): LinkStats {
+    return this.link.stats();
+  }
+
+  /** Connects and keeps reconnecting until `stop()` (reconnect-policy.ts). Never throws. */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.attempt = 0;
-    this.connectNow();
+    this.subscribe = true;
+    this.link.start();
   }
 
   /** Closes the socket, cancels reconnects, fails pending commands with CALLPOP_ESL_DISCONNECTED. */
   async stop(): Promise<void> {
-    this.running = false;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    const socket = this.socket;
-    const done = this.sessionDone;
-    if (socket) {
-      socket.destroy();
-    }
-    if (done) await done;
-    this.emitStatus({ state: 'stopped' });
+    await this.link.stop();
   }
 
   /**
@@ -127,22 +132,8 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
    * Call `stop()` afterwards.
    */
   connectOnce(signal?: AbortSignal, options: { subscribe?: boolean } = {}): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(new CallpopError('CALLPOP_ESL_CONNECT', `check of FreeSWITCH ESL at ${this.address} was aborted`));
-        return;
-      }
-      const onAbort = (): void => {
-        this.socket?.destroy();
-        reject(new CallpopError('CALLPOP_ESL_CONNECT', `check of FreeSWITCH ESL at ${this.address} was aborted`));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.openSession(options.subscribe ?? false, (err) => {
-        signal?.removeEventListener('abort', onAbort);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
+    this.subscribe = options.subscribe ?? false;
+    return this.link.connectOnce(signal);
   }
 
   /**
@@ -158,9 +149,9 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
   }
 
   /** Sends one command and resolves with its reply (command/reply or api/response), in order. */
-  send(command: EslCommand, timeoutMs = this.options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs): Promise<EslMessage> {
-    const socket = this.socket;
-    if (!socket || socket.destroyed) {
+  send(command: EslCommand, timeoutMs = this.options.commandTimeoutMs): Promise<EslMessage> {
+    const io = this.io;
+    if (!io || !io.alive) {
       return Promise.reject(new CallpopError('CALLPOP_ESL_DISCONNECTED', `not connected to FreeSWITCH ESL at ${this.address}; command not sent`));
     }
     const bytes = encodeCommand(command);
@@ -169,7 +160,7 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
       if (timeoutMs > 0) {
         entry.timer = setTimeout(() => {
           entry.abandoned = true;
-          this.stats.commandTimeouts += 1;
+          this.own.commandTimeouts += 1;
           reject(
             new CallpopError(
               'CALLPOP_ESL_COMMAND_TIMEOUT',
@@ -179,121 +170,73 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
         }, timeoutMs);
       }
       this.pending.push(entry);
-      socket.write(bytes);
+      io.write(bytes);
     });
+  }
+
+  /** The last error that ended a connection attempt (secret-free), for `check` and /healthz. */
+  get lastError(): CallpopError | null {
+    return this.link.lastError;
   }
 
   // ---------------------------------------------------------------------------------------
 
-  private connectNow(): void {
-    this.retryTimer = null;
-    if (!this.running) return;
-    this.emitStatus({ state: 'connecting' });
-    this.openSession(true, (err) => {
-      if (err) this.noteFailure(err);
-    });
+  /** The ESL side of the shared link: one session per socket. */
+  private protocol(): LinkProtocol {
+    const address = (): string => this.address;
+    const errors: LinkErrors = {
+      socket: (err) => connectError(address(), err.code ?? err.message),
+      closed: () => new CallpopError('CALLPOP_ESL_DISCONNECTED', `FreeSWITCH ESL at ${address()} closed the connection`),
+      connectTimeout: (ms) => connectError(address(), `no ESL greeting within ${ms} ms`),
+      idle: (ms) => new CallpopError('CALLPOP_ESL_DISCONNECTED', `nothing from FreeSWITCH ESL at ${address()} (not even HEARTBEAT) for ${ms} ms; reconnecting`),
+      protocol: (cause) =>
+        cause instanceof CallpopError && cause.code === 'CALLPOP_ESL_FRAME'
+          ? cause
+          : new CallpopError('CALLPOP_ESL_FRAME', `ESL stream from ${address()} could not be decoded (${describeError(cause)}); reconnecting`, { cause }),
+      stopped: () => new CallpopError('CALLPOP_ESL_DISCONNECTED', `connection to FreeSWITCH ESL at ${address()} was stopped`),
+      aborted: () => new CallpopError('CALLPOP_ESL_CONNECT', `check of FreeSWITCH ESL at ${address()} was aborted`),
+    };
+    return { name: 'ESL', errors, open: (io) => this.openSession(io) };
   }
 
-  /**
-   * Opens one socket and runs the handshake. `onHandshake` is called exactly once: with
-   * null once ready, or with the error that ended the attempt.
-   */
-  private openSession(subscribe: boolean, onHandshake: (err: CallpopError | null) => void): void {
-    const { host, port } = this.options;
-    const socket = net.connect({ host, port });
+  private openSession(io: LinkIo): LinkSession {
+    this.io = io;
     const decoder = new EslDecoder({ maxFrameBytes: this.options.maxFrameBytes });
-    this.socket = socket;
-    this.decoder = decoder;
-    this.ready = false;
-    let handshakeDone = false;
-    let closeReason: CallpopError | null = null;
-    const finishHandshake = (err: CallpopError | null): void => {
-      if (handshakeDone) return;
-      handshakeDone = true;
-      clearTimeout(connectTimer);
-      onHandshake(err);
-    };
-    const fail = (err: CallpopError): void => {
-      closeReason ??= err;
-      socket.destroy();
-    };
-    let resolveDone!: () => void;
-    this.sessionDone = new Promise<void>((r) => (resolveDone = r));
-
-    const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
-    const connectTimer = setTimeout(() => fail(connectError(this.address, `no ESL greeting within ${connectTimeoutMs} ms`)), connectTimeoutMs);
-
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 15000);
-    socket.on('data', (chunk: Buffer) => {
-      this.touchIdle(socket);
-      let messages: EslMessage[];
-      try {
-        messages = decoder.push(chunk);
-      } catch (err) {
-        // The codec reports bad input as messages; a throw here is a bug, but must not kill the daemon.
-        this.logger.error({ err: describeError(err) }, 'ESL decoder failed; reconnecting');
-        fail(new CallpopError('CALLPOP_ESL_FRAME', `ESL stream from ${this.address} could not be decoded; reconnecting`));
-        return;
-      }
-      for (const message of messages) {
-        if (socket.destroyed) break;
-        this.onMessage(message, fail);
-      }
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      closeReason ??= connectError(this.address, err.code ?? err.message);
-    });
-    socket.on('close', () => {
-      clearTimeout(connectTimer);
-      this.clearIdle();
-      const wasReady = this.ready;
-      this.ready = false;
-      if (this.socket === socket) {
-        this.socket = null;
-        this.decoder = null;
-      }
-      this.authWaiter = null;
-      const pending = this.pending;
-      this.pending = [];
-      for (const entry of pending) {
-        if (entry.timer) clearTimeout(entry.timer);
-        if (!entry.abandoned) {
-          entry.reject(new CallpopError('CALLPOP_ESL_DISCONNECTED', `connection to FreeSWITCH ESL at ${this.address} closed before the reply`));
+    void this.handshake(io).then(
+      () => io.ready(),
+      (err: unknown) => {
+        if (err instanceof CallpopError && err.code === 'CALLPOP_ESL_AUTH') io.fail(err, 'auth');
+        else io.fail(err instanceof CallpopError ? err : connectError(this.address, describeError(err)), 'connect');
+      },
+    );
+    return {
+      data: (chunk) => {
+        const messages = decoder.push(chunk);
+        io.countFrames(messages.length - countDropped(messages), countDropped(messages));
+        for (const message of messages) {
+          if (!io.alive) break;
+          this.onMessage(io, message);
         }
-      }
-      const reason = closeReason ?? new CallpopError('CALLPOP_ESL_DISCONNECTED', `FreeSWITCH ESL at ${this.address} closed the connection`);
-      if (!handshakeDone) finishHandshake(reason);
-      else if (wasReady && this.running) this.noteFailure(reason);
-      resolveDone();
-    });
-
-    socket.once('connect', () => {
-      void this.handshake(socket, subscribe).then(
-        () => {
-          if (socket.destroyed) return;
-          this.ready = true;
-          this.attempt = 0;
-          this.stats.connects += 1;
-          this.lastFailure = null;
-          this.touchIdle(socket);
-          finishHandshake(null);
-          if (subscribe) {
-            this.logger.info({ address: this.address, format: this.options.eventFormat }, 'connected to FreeSWITCH ESL');
-            this.emitStatus({ state: 'connected' });
-            this.emit('connected');
+      },
+      closed: () => {
+        if (this.io === io) this.io = null;
+        // The handshake waits on these; a close must end it.
+        this.authWaiter?.(false);
+        this.authWaiter = null;
+        const pending = this.pending;
+        this.pending = [];
+        for (const entry of pending) {
+          if (entry.timer) clearTimeout(entry.timer);
+          if (!entry.abandoned) {
+            entry.reject(new CallpopError('CALLPOP_ESL_DISCONNECTED', `connection to FreeSWITCH ESL at ${this.address} closed before the reply`));
           }
-        },
-        (err: unknown) => {
-          const error = err instanceof CallpopError ? err : connectError(this.address, describeError(err));
-          fail(error);
-        },
-      );
-    });
+        }
+      },
+    };
   }
 
-  private async handshake(socket: net.Socket, subscribe: boolean): Promise<void> {
-    const authTimeoutMs = this.options.authTimeoutMs ?? DEFAULTS.authTimeoutMs;
+  private async handshake(io: LinkIo): Promise<void> {
+    const authTimeoutMs = this.options.authTimeoutMs;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.authWaiter = null;
@@ -306,10 +249,10 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
         else reject(connectError(this.address, 'connection refused by the server'));
       };
     });
+    io.greeted();
     const { username, password } = this.options;
     const reply = await this.send(username ? { kind: 'userauth', user: username, password } : { kind: 'auth', password }, authTimeoutMs);
     if (reply.type !== 'command-reply' || !reply.ok) {
-      this.stats.authFailures += 1;
       const answer = reply.type === 'command-reply' ? reply.replyText : 'no reply';
       throw new CallpopError(
         'CALLPOP_ESL_AUTH',
@@ -320,17 +263,20 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
               'check <param name="password"> in event_socket.conf.xml against this pbx entry\'s password',
       );
     }
-    if (!subscribe || socket.destroyed) return;
+    if (!this.subscribe || !io.alive) return;
     if (this.options.events.length > 0) {
       const sub = await this.send({ kind: 'event', format: this.options.eventFormat, events: this.options.events });
       if (sub.type !== 'command-reply' || !sub.ok) {
         const answer = sub.type === 'command-reply' ? sub.replyText : sub.type;
         // A userauth user's esl-allowed-events must list every event (and CUSTOM subclass) asked for.
         const hint = username && answer.includes('permission denied') ? `; user ${username} needs esl-allowed-events "${this.options.events.join(' ')}"` : '';
-        throw new CallpopError('CALLPOP_ESL_CONNECT', `FreeSWITCH ESL at ${this.address} refused the event subscription (${answer})${hint}`);
+        const err = new CallpopError('CALLPOP_ESL_CONNECT', `FreeSWITCH ESL at ${this.address} refused the event subscription (${answer})${hint}`);
+        // A permission refusal, not a connection problem: it backs off like a wrong password.
+        io.fail(err, 'auth');
+        throw err;
       }
     }
-    for (const filter of this.options.filters ?? []) {
+    for (const filter of this.options.filters) {
       const res = await this.send({ kind: 'filter', header: filter.header, value: filter.value });
       if (res.type !== 'command-reply' || !res.ok) {
         this.logger.warn({ header: filter.header, reply: res.type === 'command-reply' ? res.replyText : res.type }, 'ESL filter refused');
@@ -338,10 +284,10 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     }
   }
 
-  private onMessage(message: EslMessage, fail: (err: CallpopError) => void): void {
+  private onMessage(io: LinkIo, message: EslMessage): void {
     switch (message.type) {
       case 'event':
-        this.stats.events += 1;
+        this.own.events += 1;
         this.emit('event', message.event);
         return;
       case 'auth-request':
@@ -352,17 +298,18 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
         this.settle(message);
         return;
       case 'skipped':
-        this.stats.skippedFrames += 1;
+        this.own.skippedFrames += 1;
         this.logger.warn({ code: message.error.code, bytes: message.bytes, contentType: message.contentType }, message.error.message);
         if (message.contentType === 'command/reply' || message.contentType === 'api/response') this.settle(null, message.error);
         return;
       case 'error':
-        this.stats.frameErrors += 1;
+        this.own.frameErrors += 1;
         this.logger.warn({ code: message.error.code }, message.error.message);
         return;
       case 'rude-rejection':
-        // mod_event_socket's ACL answer; the server closes right after.
-        fail(connectError(this.address, `rejected by apply-inbound-acl (${message.body.trim().slice(0, 80)})`));
+        // mod_event_socket's ACL answer; the server closes right after. Like a refused
+        // password it will not change in a second: the auth backoff applies.
+        io.fail(connectError(this.address, `rejected by apply-inbound-acl (${message.body.trim().slice(0, 80)})`), 'auth');
         this.authWaiter?.(false);
         return;
       case 'disconnect-notice':
@@ -386,55 +333,13 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     if (message) entry.resolve(message);
     else entry.reject(error ?? new CallpopError('CALLPOP_ESL_FRAME', 'ESL reply could not be read'));
   }
+}
 
-  private noteFailure(err: CallpopError): void {
-    this.lastFailure = err;
-    if (!this.running) return;
-    const delay = this.backoff();
-    const state: PbxStatus['state'] = err.code === 'CALLPOP_ESL_AUTH' ? 'auth-failed' : 'disconnected';
-    if (err.code === 'CALLPOP_ESL_AUTH') this.logger.error({ code: err.code, retryInMs: delay }, err.message);
-    else this.logger.warn({ code: err.code, retryInMs: delay }, err.message);
-    this.emitStatus({ state, reason: err.message, retryInMs: delay });
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => this.connectNow(), delay);
-  }
-
-  /** Capped exponential backoff: initial, 2x, 4x ... max, plus up to 10% jitter. */
-  private backoff(): number {
-    const initial = this.options.reconnect?.initialMs ?? DEFAULTS.initialMs;
-    const max = this.options.reconnect?.maxMs ?? DEFAULTS.maxMs;
-    const base = Math.min(max, initial * 2 ** Math.min(this.attempt, 20));
-    this.attempt += 1;
-    return Math.round(Math.min(max, base + Math.random() * base * 0.1));
-  }
-
-  private touchIdle(socket: net.Socket): void {
-    const idleMs = this.options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs;
-    if (idleMs <= 0 || !this.ready) return;
-    if (this.idleTimer) this.idleTimer.refresh();
-    else {
-      this.idleTimer = setTimeout(() => {
-        this.idleTimer = null;
-        this.logger.warn({ idleMs }, 'nothing from FreeSWITCH ESL (not even HEARTBEAT); reconnecting');
-        socket.destroy();
-      }, idleMs);
-      this.idleTimer.unref?.();
-    }
-  }
-
-  private clearIdle(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-  }
-
-  private emitStatus(status: Omit<PbxStatus, 'pbxId'>): void {
-    this.emit('status', { pbxId: this.options.pbxId, ...status });
-  }
-
-  /** The last error that ended a connection attempt (secret-free), for `check` and /healthz. */
-  get lastError(): CallpopError | null {
-    return this.lastFailure;
-  }
+/** Frames skipped or unreadable but survived (the link counts them as dropped). */
+function countDropped(messages: readonly EslMessage[]): number {
+  let n = 0;
+  for (const m of messages) if (m.type === 'skipped' || m.type === 'error') n++;
+  return n;
 }
 
 function connectError(address: string, why: string): CallpopError {

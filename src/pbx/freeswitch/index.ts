@@ -3,7 +3,7 @@ import type { HealthStatus } from '../../model/health.js';
 import { CallpopError, describeError } from '../../model/errors.js';
 import type { Logger } from '../../model/logger.js';
 import { ResyncGate } from '../resync-gate.js';
-import type { PbxAdapter, PbxAdapterContext, PbxAdapterDefinition, PbxAdapterEvents } from '../pbx-adapter.js';
+import type { LinkStats, PbxAdapter, PbxAdapterContext, PbxAdapterDefinition, PbxAdapterEvents } from '../pbx-adapter.js';
 import type { EslEvent } from './esl-codec.js';
 import type { EslConnectionOptions } from './esl-connection.js';
 import { EslConnection } from './esl-connection.js';
@@ -68,6 +68,10 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
 
   async stop(): Promise<void> {
     await this.esl.stop();
+  }
+
+  linkStats(): LinkStats {
+    return this.esl.linkStats();
   }
 
   agentFor(device: string): string | null {
