@@ -28,6 +28,7 @@ export class CallIntake implements Lifecycle {
   readonly tracker: CallTracker;
   private readonly adapters = new Map<string, PbxAdapter>();
   private readonly statuses = new Map<string, PbxStatus>();
+  private readonly lastOutcome = new Map<string, PbxStatus['state']>();
   private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: CallIntakeOptions) {
@@ -76,8 +77,12 @@ export class CallIntake implements Lifecycle {
     });
     adapter.on('early', (early) => this.options.onEarly?.(early));
     adapter.on('status', (status) => {
+      // `connecting` comes between every two probes; a change is measured against the last outcome.
+      const changed = status.state === 'connecting' || this.lastOutcome.get(status.pbxId) !== status.state;
+      if (status.state !== 'connecting') this.lastOutcome.set(status.pbxId, status.state);
       this.statuses.set(status.pbxId, status);
-      const level = status.state === 'connected' ? 'info' : status.state === 'connecting' ? 'debug' : 'warn';
+      // The link probes a down PBX every second: warn when the state changes, not per probe.
+      const level = status.state === 'connected' ? 'info' : status.state === 'connecting' || !changed ? 'debug' : 'warn';
       logger[level]({ pbx: status.pbxId, state: status.state, reason: status.reason, retryInMs: status.retryInMs }, `PBX ${status.state}`);
       this.options.onStatus?.(status);
     });
