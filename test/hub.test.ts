@@ -1,31 +1,30 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
+import { withSchemaDefaults } from '../src/config/schema-ajv.js';
 import { deliverable } from '../src/hub/deliverable.js';
-import type { HubConfig } from '../src/hub/hub-config.js';
+import { hubConfigSchema, type HubConfig } from '../src/hub/hub-config.js';
 import { HubServer, type SnapshotProvider } from '../src/hub/hub-server.js';
 import type { CallStateMessage, PopMessage, Unstamped } from '../src/hub/protocol.js';
 import { silentLogger } from '../src/model/logger.js';
 import { TestAgentClient } from './helpers/ws-client.js';
 
+/** A hub config with the schema's defaults for every key a test does not set. */
 function hubConfig(overrides: Partial<HubConfig> = {}): HubConfig {
-  return {
+  return withSchemaDefaults<HubConfig>(hubConfigSchema, {
     host: '127.0.0.1',
     port: 0,
-    path: '/ws',
-    agent_page: true,
     tokens: [
-      { name: 'alice', token: 'token-alice-1001', agents: ['1001'], role: 'agent', admin: false },
+      { name: 'alice', token: 'token-alice-1001', agents: ['1001'], role: 'agent' },
       { name: 'sup', token: 'token-supervisor', agents: ['*'], role: 'supervisor', admin: true },
     ],
     max_payload_bytes: 4096,
     max_buffered_bytes: 64 * 1024,
-    heartbeat_ms: 30000,
     hello_timeout_ms: 2000,
     replay_window_ms: 60000,
     replay_max_messages: 50,
     max_connections: 100,
     ...overrides,
-  };
+  });
 }
 
 function pop(agent: string, callId: string, name = 'Erika Mustermann'): Unstamped<PopMessage> {
