@@ -243,12 +243,10 @@ export class HubServer implements Lifecycle {
     });
   }
 
-  /** Closes a connection that has not said hello and frees its place at once (the close handshake may never finish). */
+  /** Closes a connection that has not said hello and frees its place at once, for a newcomer. */
   private closeUnauthenticated(conn: Connection, why: string): void {
     this.unauthenticated.release(conn);
     this.reject(conn, CLOSE_HELLO_TIMEOUT, 'CALLPOP_HUB_PROTOCOL', why);
-    // Do not wait for the peer's close frame: a socket that never spoke will not answer either.
-    setTimeout(() => conn.socket.terminate(), 1000).unref();
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -392,6 +390,9 @@ export class HubServer implements Lifecycle {
     this.sendError(conn, code, message);
     // A close reason is at most 123 bytes of UTF-8.
     conn.socket.close(closeCode, Buffer.from(message).subarray(0, 120).toString());
+    // ws waits 30 s for the peer's close frame; a refused peer that never answers must not
+    // hold its place (in the unauthenticated budget, or the connection count) that long.
+    setTimeout(() => conn.socket.terminate(), 1000).unref();
   }
 
   private beat(): void {
