@@ -381,7 +381,9 @@ export class HubServer implements Lifecycle {
 
   private protocolError(conn: Connection, message: string): void {
     conn.badMessages += 1;
-    this.drops.drop('badMessages', 'answering malformed agent client messages with error', { address: conn.address, message: message.slice(0, 200) });
+    // The client gets the details; the log does not: V8's JSON errors quote the input, which
+    // for a malformed hello is part of a token.
+    this.drops.drop('badMessages', 'answering malformed agent client messages with error', { address: conn.address });
     if (conn.badMessages >= MAX_BAD_MESSAGES) return this.reject(conn, CLOSE_PROTOCOL, 'CALLPOP_HUB_PROTOCOL', 'too many bad messages');
     this.sendError(conn, 'CALLPOP_HUB_PROTOCOL', message);
   }
