@@ -100,7 +100,13 @@ export async function run(options: Partial<BenchOptions> = {}): Promise<BenchRes
   try {
     // --- callpop ---
     const connector = createSqliteCrm(tmp.dir, 0);
-    const daemon = await DaemonProcess.start({ dir: tmp.dir, amiPort, connector, hub: { max_connections: clients + 100 } });
+    const daemon = await DaemonProcess.start({ dir: tmp.dir, amiPort, connector, hub: {
+        max_connections: clients + 100,
+        // Every bench client shares one token and one loopback address, which the hub's
+        // per-token session and per-address hello budgets are there to stop in production.
+        max_sessions_per_wildcard_token: clients + 100,
+        max_unauthenticated_per_address: 1000,
+      } });
     let daemonRounds: Round[];
     let rssIdle: number;
     let rssPeak: number;

@@ -12,6 +12,7 @@ describe('agent page in headless Chromium', function () {
   let page: Page;
   let sim: AmiSimulator;
   let harness: DaemonHarness;
+  let cspViolations: string[];
 
   before(async function () {
     const executablePath = requireBinary(this, 'chromium', ['/usr/bin/chromium', '/usr/bin/chromium-browser']);
@@ -30,6 +31,10 @@ describe('agent page in headless Chromium', function () {
     });
     await sim.waitForLogin(5000);
     page = await browser.newPage();
+    cspViolations = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
     await page.goto(`http://127.0.0.1:${harness.port}/?token=${AGENT_TOKEN}&agents=1001`);
     await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('connected'), undefined, { timeout: 10_000 });
   });
@@ -56,5 +61,37 @@ describe('agent page in headless Chromium', function () {
     assert.equal(await page.textContent('.pop .caller'), hostile);
     assert.equal(await page.locator('.pop img').count(), 0);
     assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
+  });
+
+  it('runs its script and styles under a CSP without unsafe-inline, with no violation', async () => {
+    assert.deepEqual(cspViolations, []);
+    const headerBackground = await page.evaluate(() => getComputedStyle(document.querySelector('header') as Element).backgroundColor);
+    assert.equal(headerBackground, 'rgb(29, 35, 48)', 'agent.css was not applied');
+  });
+
+  it('neutralises bidirectional overrides and control characters in caller text (displayText)', async () => {
+    const cases: [string, string][] = [
+      ['Erika Mustermann', 'Erika Mustermann'],
+      ['\u202E6543 21 03 94+', '\uFFFD6543 21 03 94+'],
+      ['a\u202Ab\u202Bc\u202Cd\u202De', 'a\uFFFDb\uFFFDc\uFFFDd\uFFFDe'],
+      ['\u2066x\u2067y\u2068z\u2069', '\uFFFDx\uFFFDy\uFFFDz\uFFFD'],
+      ['line1\nline2\r\tend', 'line1 line2  end'],
+      ['nul\u0000bel\u0007esc\u001Bdel\u007Fc1\u0085\u009B', 'nul\uFFFDbel\uFFFDesc\uFFFDdel\uFFFDc1 \uFFFD'],
+      ['\u05D3\u05D5\u05D3 (Hebrew stays)', '\u05D3\u05D5\u05D3 (Hebrew stays)'],
+      ['', ''],
+    ];
+    const got = await page.evaluate((inputs) => inputs.map((i) => (window as unknown as { callpop: { displayText(v: unknown): string } }).callpop.displayText(i)), cases.map((c) => c[0]));
+    assert.deepEqual(got, cases.map((c) => c[1]));
+    const nonStrings = await page.evaluate(() => [12345, true].map((v) => (window as unknown as { callpop: { displayText(v: unknown): string } }).callpop.displayText(v)));
+    assert.deepEqual(nonStrings, ['12345', 'true']);
+  });
+
+  it('shows a caller name with a right-to-left override without reordering it', async () => {
+    const spoof = 'Bank\u202E1234';
+    sim.send(scenarioBytes(inboundAnsweredCall({ callerNumber: '+4917600000002', callerName: spoof, agent: '1001', seq: 3, answerAfterMs: 0, talkMs: 0 })));
+    await page.waitForSelector('.pop', { timeout: 10_000 });
+    const shown = (await page.textContent('.pop .caller')) ?? '';
+    assert.equal(shown, 'Bank\uFFFD1234');
+    assert.doesNotMatch(shown, /[\u202A-\u202E\u2066-\u2069]/);
   });
 });

@@ -1,20 +1,20 @@
 /**
- * The reference agent page served at `/`. Self-contained (no build step, no CDN). Caller
- * data is attacker-controlled, so it is only ever written with `textContent`, and links are
- * shown only for http(s) URLs.
+ * The reference agent page served at `/`, with its script at `/agent.js` and its styles at
+ * `/agent.css`. Self-contained (no build step, no CDN). Script and styles are files rather
+ * than inline so the page's CSP needs no 'unsafe-inline': an injection that slipped past
+ * `textContent` still could not run. Caller data is attacker-controlled, so it is only ever
+ * written with `textContent` after `displayText`, and links are shown only for http(s) URLs.
  */
-export function agentPageHtml(wsPath: string): string {
-  return PAGE.replace('__WS_PATH__', JSON.stringify(wsPath));
+export function agentPageHtml(): string {
+  return PAGE;
 }
 
-const PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>callpop agent</title>
-<style>
-  body { font-family: system-ui, sans-serif; margin: 0; background: #f4f5f7; color: #1d2330; }
+/** The page's script; `wsPath` (hub.path) is written in as a JSON string literal. */
+export function agentPageScript(wsPath: string): string {
+  return SCRIPT.replace('__WS_PATH__', () => JSON.stringify(wsPath));
+}
+
+export const AGENT_PAGE_CSS = String.raw`  body { font-family: system-ui, sans-serif; margin: 0; background: #f4f5f7; color: #1d2330; }
   header { background: #1d2330; color: #fff; padding: 12px 20px; display: flex; gap: 12px; align-items: center; flex-wrap: wrap; }
   header h1 { font-size: 18px; margin: 0 12px 0 0; }
   header input { padding: 6px 8px; border-radius: 4px; border: 0; }
@@ -30,11 +30,21 @@ const PAGE = `<!doctype html>
   .pop dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 10px 0 0; font-size: 14px; }
   .pop dt { color: #5b6475; }
   .pop dd { margin: 0; word-break: break-word; }
+  /* Right-to-left caller text stays inside its own box instead of reordering its neighbours. */
+  .pop .caller, .pop .number, .pop dt, .pop dd, .note { unicode-bidi: isolate; }
   .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; background: #e4e8f0; font-size: 12px; }
   .badge.pending { background: #fff3c4; }
   .note { font-size: 13px; color: #8a5a00; margin-top: 6px; }
   .empty { color: #5b6475; padding: 20px; }
-</style>
+`;
+
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>callpop agent</title>
+<link rel="stylesheet" href="/agent.css">
 </head>
 <body>
 <header>
@@ -45,9 +55,26 @@ const PAGE = `<!doctype html>
   <span id="status">not connected</span>
 </header>
 <main id="pops"><div class="empty" id="empty">No calls yet. Pops appear here when your phone rings.</div></main>
-<script>
-(function () {
+<script src="/agent.js"></script>
+</body>
+</html>
+`;
+
+const SCRIPT = String.raw`(function () {
   'use strict';
+  // Caller names, numbers and CRM fields are attacker-controlled (a SIP From header, a CRM
+  // record anyone can edit). textContent already keeps them from being HTML; this keeps them
+  // from rearranging what the agent reads: a right-to-left override can make "+49 30 1234"
+  // display as "4321 03 94+", and control characters can hide or fake text. Bidi embeddings,
+  // overrides and isolates become U+FFFD (visible, so tampering shows); line breaks and tabs
+  // a space; other C0/C1 controls U+FFFD. Pure, so the test runs it in Chromium directly.
+  var BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+  var LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]/g;
+  var CONTROLS = /[\u0000-\u001F\u007F-\u009F]/g;
+  function displayText(value) {
+    return String(value).replace(BIDI_CONTROLS, '\uFFFD').replace(LINE_BREAKS, ' ').replace(CONTROLS, '\uFFFD');
+  }
+  window.callpop = { displayText: displayText };
   var WS_PATH = __WS_PATH__;
   var params = new URLSearchParams(location.search);
   var tokenInput = document.getElementById('token');
@@ -62,10 +89,10 @@ const PAGE = `<!doctype html>
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (text !== undefined && text !== null) node.textContent = displayText(text);
     return node;
   }
-  function setStatus(text) { statusEl.textContent = text; }
+  function setStatus(text) { statusEl.textContent = displayText(text); }
   function safeUrl(value) {
     try { var u = new URL(value); return (u.protocol === 'https:' || u.protocol === 'http:') ? u.href : null; } catch (e) { return null; }
   }
@@ -88,7 +115,7 @@ const PAGE = `<!doctype html>
     card.textContent = '';
     var top = el('div', 'top');
     var label = m.direction === 'outbound' ? 'Outbound' : (m.queue ? 'Queue ' + m.queue : 'Inbound');
-    top.appendChild(el('span', null, label + ' \\u2192 ' + m.agent));
+    top.appendChild(el('span', null, label + ' \u2192 ' + m.agent));
     var state = el('span', 'badge state', card.getAttribute('data-state') || 'ringing');
     top.appendChild(state);
     card.appendChild(top);
@@ -96,7 +123,7 @@ const PAGE = `<!doctype html>
     var name = m.anonymous ? 'Withheld number' : (m.fields && m.fields.name) || (party && party.name) || 'Unknown caller';
     card.appendChild(el('div', 'caller', name));
     card.appendChild(el('div', 'number', m.anonymous ? 'number withheld' : (party && party.number) || ''));
-    if (m.pending) card.appendChild(el('span', 'badge pending', 'looking up\\u2026'));
+    if (m.pending) card.appendChild(el('span', 'badge pending', 'looking up\u2026'));
     if (m.transferredFrom) card.appendChild(el('div', 'note', 'Transferred from ' + m.transferredFrom));
     if (m.matches && m.matches.length > 1) card.appendChild(el('div', 'note', (m.matches.length - 1) + ' other customer(s) share this number'));
     var dl = el('dl');
@@ -137,7 +164,7 @@ const PAGE = `<!doctype html>
     if (ws) { ws.onclose = null; ws.close(); }
     var url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + WS_PATH;
     ws = new WebSocket(url);
-    setStatus('connecting\\u2026');
+    setStatus('connecting\u2026');
     ws.onopen = function () {
       var hello = { type: 'hello', v: 1, token: token };
       if (session) hello.resume = { session: session, seq: lastSeq };
@@ -156,8 +183,10 @@ const PAGE = `<!doctype html>
       else if (m.type === 'error') { setStatus('error: ' + m.message); }
     };
     ws.onclose = function (ev) {
-      if (ev.code === 4003 || ev.code === 4426) { setStatus('refused: ' + (ev.reason || ev.code)); return; }
-      setStatus('disconnected, retrying\\u2026');
+      // Refusals that retrying cannot fix: a wrong token, another protocol, a token whose
+      // every session is in use.
+      if (ev.code === 4003 || ev.code === 4426 || ev.code === 4409) { setStatus('refused: ' + (ev.reason || ev.code)); return; }
+      setStatus('disconnected, retrying\u2026');
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
     };
@@ -165,7 +194,4 @@ const PAGE = `<!doctype html>
   document.getElementById('connect').addEventListener('click', function () { session = null; lastSeq = 0; connect(); });
   if (tokenInput.value && agentsInput.value) connect();
 })();
-</script>
-</body>
-</html>
 `;

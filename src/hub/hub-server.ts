@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ValidateFunction } from 'ajv';
@@ -7,13 +6,20 @@ import { validatorFor } from '../config/schema-ajv.js';
 import { CallpopError } from '../model/errors.js';
 import type { Lifecycle } from '../model/lifecycle.js';
 import type { Logger } from '../model/logger.js';
-import { agentPageHtml } from './agent-page.js';
+import { AGENT_PAGE_CSS, agentPageHtml, agentPageScript } from './agent-page.js';
+import { ConnectionBudget } from './connection-budget.js';
 import type { Deliverable } from './deliverable.js';
-import type { HubConfig } from './hub-config.js';
-import { HubSession } from './hub-session.js';
+import { HelloThrottle } from './hello-throttle.js';
+import type { HubConfig, HubToken } from './hub-config.js';
+import type { HubSession } from './hub-session.js';
+import { DropCounter, type HubStats } from './hub-stats.js';
+import { originAllowed } from './origin-policy.js';
 import { clientMessageSchemas, PROTOCOL_VERSION, type ClientMessage, type PickMessage } from './protocol.js';
 import { requestPath } from './request-path.js';
+import { SessionBook } from './session-book.js';
 import { allowsAgent, TokenAuth } from './token-auth.js';
+
+export type { HubStats } from './hub-stats.js';
 
 /** Extra HTTP routes (health, metrics, admin) the daemon mounts beside the WebSocket. */
 export type HttpRoute = (req: IncomingMessage, res: ServerResponse, auth: TokenAuth) => boolean | Promise<boolean>;
@@ -38,14 +44,24 @@ const CLOSE_AUTH = 4003;
 const CLOSE_TOO_SLOW = 4008;
 const CLOSE_PROTOCOL = 4400;
 const CLOSE_VERSION = 4426;
+const CLOSE_SESSIONS = 4409;
+const CLOSE_THROTTLED = 4429;
+const CLOSE_BUSY = 4503;
 /** A client that sends this many bad messages is disconnected; fewer are answered with `error`. */
 const MAX_BAD_MESSAGES = 20;
+/** Same bound as one `subscribe` message's list (protocol.ts): several messages cannot add up past it. */
+const MAX_SUBSCRIPTIONS_PER_SESSION = 500;
+/** No route reads a request body; a bigger one is refused before it is read at all. */
+const MAX_HTTP_BODY_BYTES = 64 * 1024;
 
 interface Connection {
   socket: WebSocket;
+  /** `req.socket.remoteAddress`: the key of the per-address budgets (behind a proxy, the proxy's). */
+  address: string;
   session: HubSession | null;
   alive: boolean;
   badMessages: number;
+  helloTimer: NodeJS.Timeout | null;
 }
 
 /**
@@ -59,18 +75,32 @@ export class HubServer implements Lifecycle {
   private readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly auth: TokenAuth;
-  private readonly sessions = new Map<string, HubSession>();
-  /** agent extension (or `*`) -> sessions subscribed to it */
-  private readonly subscribers = new Map<string, Set<HubSession>>();
+  private readonly sessions: SessionBook;
   private readonly validators: Record<string, ValidateFunction>;
   private readonly connections = new Set<Connection>();
+  /** Connections that said a valid hello; `max_connections` bounds these only. */
+  private authenticated = 0;
+  private readonly unauthenticated: ConnectionBudget<Connection>;
+  private readonly helloThrottle: HelloThrottle;
+  private readonly drops: DropCounter;
   private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: HubServerOptions) {
     const { config } = options;
     this.auth = new TokenAuth(config.tokens);
+    this.sessions = new SessionBook({
+      // A client reconnecting in a loop without `resume` must not pile up sessions for the replay window.
+      total: config.max_connections * 2,
+      perToken: (token) => sessionLimitOf(token, config),
+      replayWindowMs: config.replay_window_ms,
+      replay: { maxMessages: config.replay_max_messages, maxBytes: config.replay_max_bytes },
+    });
+    this.unauthenticated = new ConnectionBudget({ total: config.max_unauthenticated, perAddress: config.max_unauthenticated_per_address });
+    this.helloThrottle = new HelloThrottle({ maxFailures: config.auth_failures_max, windowMs: config.auth_failures_window_ms, blockMs: config.auth_block_ms });
+    this.drops = new DropCounter(options.logger);
     this.validators = Object.fromEntries(Object.entries(clientMessageSchemas).map(([type, schema]) => [type, validatorFor(schema)]));
     this.http = createServer((req, res) => {
+      if (this.refuseLargeBody(req, res)) return;
       this.route(req, res).catch((err: unknown) => {
         options.logger.error({ err }, 'HTTP route failed');
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
@@ -80,17 +110,29 @@ export class HubServer implements Lifecycle {
     this.http.requestTimeout = 30_000;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: config.max_payload_bytes });
     this.http.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => {}); // a peer resetting mid-handshake is not the daemon's error
+      const refuse = (status: string) => socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       // The request line is attacker-controlled: a path that is no URL is a 404, never an exception.
-      if (requestPath(req.url) !== config.path) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        return;
+      if (requestPath(req.url) !== config.path) return refuse('404 Not Found');
+      const address = req.socket.remoteAddress ?? 'unknown';
+      if (!originAllowed(req.headers.origin, req.headers.host, config.allowed_origins)) {
+        this.drops.drop('originsRefused', 'refusing WebSocket from a browser origin not in hub.allowed_origins', { origin: req.headers.origin?.slice(0, 200), address });
+        return refuse('403 Forbidden');
       }
-      if (this.connections.size >= config.max_connections) {
-        options.logger.warn({ max: config.max_connections }, 'refusing WebSocket: hub.max_connections reached');
-        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
-        return;
+      if (this.authenticated >= config.max_connections) {
+        this.drops.drop('connectionsRefused', 'refusing WebSocket: hub.max_connections agents connected', { max: config.max_connections });
+        return refuse('503 Service Unavailable');
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+      const admission = this.unauthenticated.admit(address);
+      if (!admission.admitted) {
+        this.drops.drop('unauthenticatedRefused', 'refusing WebSocket: too many connections from one address waiting for hello (hub.max_unauthenticated_per_address)', { address });
+        return refuse('429 Too Many Requests');
+      }
+      if (admission.evict) {
+        this.drops.drop('unauthenticatedEvicted', 'closing the oldest connection waiting for hello to make room (hub.max_unauthenticated)', { max: config.max_unauthenticated });
+        this.closeUnauthenticated(admission.evict, 'too many connections waiting for hello');
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, address));
     });
   }
 
@@ -120,9 +162,23 @@ export class HubServer implements Lifecycle {
     return this.connections.size;
   }
 
-  /** Sessions kept, live or detached awaiting `resume` (bounded by 2 x max_connections). */
+  /** Sessions kept, live or detached awaiting `resume` (bounded per token and by 2 x max_connections). */
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /**
+   * What the hub refused or dropped to protect itself (monotonic counters since start) and its
+   * current sizes; plain numbers, read by /metrics.
+   */
+  stats(): HubStats {
+    return {
+      ...this.drops.snapshot(),
+      connections: this.connections.size,
+      authenticated: this.authenticated,
+      unauthenticated: this.unauthenticated.size,
+      sessions: this.sessions.size,
+    };
   }
 
   /**
@@ -132,7 +188,7 @@ export class HubServer implements Lifecycle {
   deliver(message: Deliverable): number {
     let delivered = 0;
     for (const key of [message.agent, '*']) {
-      for (const session of this.subscribers.get(key) ?? []) {
+      for (const session of this.sessions.subscribersOf(key)) {
         this.send(session, message.byRole?.get(session.token.role) ?? message.body);
         delivered += 1;
       }
@@ -159,25 +215,38 @@ export class HubServer implements Lifecycle {
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
 
-  private accept(socket: WebSocket): void {
-    const conn: Connection = { socket, session: null, alive: true, badMessages: 0 };
+  private accept(socket: WebSocket, address: string): void {
+    const conn: Connection = { socket, address, session: null, alive: true, badMessages: 0, helloTimer: null };
     this.connections.add(conn);
-    const helloTimer = setTimeout(() => {
-      if (!conn.session) this.reject(conn, CLOSE_HELLO_TIMEOUT, 'CALLPOP_HUB_PROTOCOL', 'send hello first');
+    this.unauthenticated.add(conn, address);
+    conn.helloTimer = setTimeout(() => {
+      if (conn.session) return;
+      this.drops.drop('helloTimeouts', 'closing connections that sent no hello within hub.hello_timeout_ms', { address });
+      this.closeUnauthenticated(conn, 'send hello first');
     }, this.options.config.hello_timeout_ms);
     socket.on('pong', () => {
       conn.alive = true;
     });
     socket.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
-    socket.on('error', (err) => this.options.logger.debug({ err: err.message }, 'WebSocket error'));
+    // ws reports frames it cannot accept (invalid UTF-8, too big, bad opcode) here and closes with 1007/1009/1002.
+    socket.on('error', (err) => this.drops.drop('badMessages', 'closing a WebSocket that sent an invalid frame', { address, err: err.message }));
     socket.on('close', () => {
-      clearTimeout(helloTimer);
+      if (conn.helloTimer) clearTimeout(conn.helloTimer);
       this.connections.delete(conn);
-      if (conn.session && conn.session.socket === socket) {
+      this.unauthenticated.release(conn);
+      if (!conn.session) return;
+      this.authenticated -= 1;
+      if (conn.session.socket === socket) {
         conn.session.socket = null;
         conn.session.detachedAt = Date.now();
       }
     });
+  }
+
+  /** Closes a connection that has not said hello and frees its place at once, for a newcomer. */
+  private closeUnauthenticated(conn: Connection, why: string): void {
+    this.unauthenticated.release(conn);
+    this.reject(conn, CLOSE_HELLO_TIMEOUT, 'CALLPOP_HUB_PROTOCOL', why);
   }
 
   private onMessage(conn: Connection, data: RawData, isBinary: boolean): void {
@@ -199,19 +268,40 @@ export class HubServer implements Lifecycle {
     }
     if (message.type === 'hello') return this.onHello(conn, message);
     const session = conn.session;
-    if (!session) return this.reject(conn, CLOSE_AUTH, 'CALLPOP_HUB_AUTH', 'send hello with a token first');
+    if (!session) {
+      this.drops.drop('badMessages', 'closing a connection that sent a message before hello', { address: conn.address, type: message.type });
+      return this.reject(conn, CLOSE_AUTH, 'CALLPOP_HUB_AUTH', 'send hello with a token first');
+    }
     if (message.type === 'subscribe') return this.onSubscribe(conn, session, message.agents);
     if (message.type === 'pick') return this.onPickMessage(conn, session, message);
+    if (message.seq > session.lastSeq) return this.protocolError(conn, `ack for seq ${message.seq}, but the last message sent was seq ${session.lastSeq}`);
     session.ack(message.seq);
   }
 
   private onHello(conn: Connection, hello: Extract<ClientMessage, { type: 'hello' }>): void {
     if (conn.session) return this.protocolError(conn, 'hello was already received on this connection');
+    const { config, logger } = this.options;
+    const now = Date.now();
+    if (this.helloThrottle.blocked(conn.address, now)) {
+      this.drops.drop('hellosThrottled', 'refusing hellos from an address with too many unknown tokens', { address: conn.address });
+      return this.reject(conn, CLOSE_THROTTLED, 'CALLPOP_HUB_THROTTLED', `too many failed hellos from this address; retry in ${Math.ceil(config.auth_block_ms / 1000)} s`);
+    }
     if (hello.v !== PROTOCOL_VERSION) {
       return this.reject(conn, CLOSE_VERSION, 'CALLPOP_HUB_PROTOCOL', `protocol version ${hello.v} is not supported; this server speaks ${PROTOCOL_VERSION}`);
     }
     const token = this.auth.find(hello.token);
-    if (!token) return this.reject(conn, CLOSE_AUTH, 'CALLPOP_HUB_AUTH', 'unknown token');
+    if (!token) {
+      this.drops.drop('authFailures', 'refusing hellos with an unknown token', { address: conn.address });
+      // Logged on the transition only: once per address per block, however long the guessing goes on.
+      if (this.helloThrottle.fail(conn.address, now)) {
+        logger.warn({ address: conn.address, blockMs: config.auth_block_ms }, 'blocking hellos from an address after hub.auth_failures_max unknown tokens');
+      }
+      return this.reject(conn, CLOSE_AUTH, 'CALLPOP_HUB_AUTH', 'unknown token');
+    }
+    if (this.authenticated >= config.max_connections) {
+      this.drops.drop('connectionsRefused', 'refusing hello: hub.max_connections agents connected', { max: config.max_connections });
+      return this.reject(conn, CLOSE_BUSY, 'CALLPOP_HUB_BUSY', 'the server has as many agents connected as hub.max_connections allows; retry later');
+    }
 
     let session: HubSession | undefined;
     let replay: string[] | null = null;
@@ -224,17 +314,23 @@ export class HubServer implements Lifecycle {
     }
     const resumed = session !== undefined;
     if (!session) {
-      this.sweepSessions();
-      this.evictDetachedSessions();
-      session = new HubSession(randomUUID(), token, this.options.config.replay_max_messages);
-      this.sessions.set(session.id, session);
+      const opening = this.sessions.open(token, now);
+      if (opening.evicted > 0) this.drops.drop('sessionsEvicted', 'forgetting detached sessions before their replay window ended (per-token or total session bound)', { token: token.name ?? '(unnamed)' }, opening.evicted);
+      if (!opening.session) {
+        this.drops.drop('sessionsRefused', 'refusing hello: every session this token may hold is live', { token: token.name ?? '(unnamed)', max: sessionLimitOf(token, config) });
+        return this.reject(conn, CLOSE_SESSIONS, 'CALLPOP_HUB_SESSIONS', `this token already has ${sessionLimitOf(token, config)} live sessions (hub.max_sessions_per_token); close one or give this client its own token`);
+      }
+      session = opening.session;
     }
+    if (conn.helloTimer) clearTimeout(conn.helloTimer);
+    this.unauthenticated.release(conn);
+    this.authenticated += 1;
     if (session.socket && session.socket !== conn.socket) session.socket.close(4009, 'session resumed elsewhere');
     session.socket = conn.socket;
     conn.session = session;
-    this.sendTo(conn, session.stamp(JSON.stringify({ type: 'welcome', session: session.id, resumed, allowed: token.agents, heartbeatMs: this.options.config.heartbeat_ms })));
+    this.sendTo(conn, session.stamp(JSON.stringify({ type: 'welcome', session: session.id, resumed, allowed: token.agents, heartbeatMs: config.heartbeat_ms })));
     for (const text of replay ?? []) this.sendTo(conn, text);
-    this.options.logger.info({ session: session.id, token: token.name ?? '(unnamed)', resumed }, 'agent client connected');
+    logger.info({ session: session.id, token: token.name ?? '(unnamed)', resumed }, 'agent client connected');
   }
 
   private onSubscribe(conn: Connection, session: HubSession, agents: string[]): void {
@@ -243,12 +339,11 @@ export class HubServer implements Lifecycle {
       this.sendError(conn, 'CALLPOP_HUB_AUTH', `this token may not subscribe to ${denied.join(', ')}`);
       return;
     }
-    for (const agent of agents) {
-      session.agents.add(agent);
-      let set = this.subscribers.get(agent);
-      if (!set) this.subscribers.set(agent, (set = new Set()));
-      set.add(session);
+    const added = new Set(agents.filter((a) => !session.agents.has(a)));
+    if (session.agents.size + added.size > MAX_SUBSCRIPTIONS_PER_SESSION) {
+      return this.protocolError(conn, `a session may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_SESSION} extensions; subscribe to "*" for all`);
     }
+    this.sessions.subscribe(session, agents);
     this.sendTo(conn, session.stamp(JSON.stringify({ type: 'subscribed', agents: [...session.agents] })));
     // A pop that is still ringing reaches an agent who (re)subscribes late.
     for (const message of this.options.snapshot?.(agents) ?? []) this.send(session, message.byRole?.get(session.token.role) ?? message.body);
@@ -266,7 +361,7 @@ export class HubServer implements Lifecycle {
     const socket = session.socket;
     if (!socket) return; // buffered for resume
     if (socket.bufferedAmount > this.options.config.max_buffered_bytes) {
-      this.options.logger.warn({ session: session.id, buffered: socket.bufferedAmount }, 'dropping slow agent client (hub.max_buffered_bytes exceeded)');
+      this.drops.drop('slowClientsDropped', 'dropping slow agent client (hub.max_buffered_bytes exceeded)', { session: session.id, buffered: socket.bufferedAmount });
       socket.close(CLOSE_TOO_SLOW, 'client too slow');
       socket.terminate();
       return;
@@ -286,14 +381,20 @@ export class HubServer implements Lifecycle {
 
   private protocolError(conn: Connection, message: string): void {
     conn.badMessages += 1;
-    this.options.logger.debug({ message }, 'agent client protocol error');
+    // The client gets the details; the log does not: V8's JSON errors quote the input, which
+    // for a malformed hello is part of a token.
+    this.drops.drop('badMessages', 'answering malformed agent client messages with error', { address: conn.address });
     if (conn.badMessages >= MAX_BAD_MESSAGES) return this.reject(conn, CLOSE_PROTOCOL, 'CALLPOP_HUB_PROTOCOL', 'too many bad messages');
     this.sendError(conn, 'CALLPOP_HUB_PROTOCOL', message);
   }
 
   private reject(conn: Connection, closeCode: number, code: string, message: string): void {
     this.sendError(conn, code, message);
-    conn.socket.close(closeCode, message.slice(0, 120));
+    // A close reason is at most 123 bytes of UTF-8.
+    conn.socket.close(closeCode, Buffer.from(message).subarray(0, 120).toString());
+    // ws waits 30 s for the peer's close frame; a refused peer that never answers must not
+    // hold its place (in the unauthenticated budget, or the connection count) that long.
+    setTimeout(() => conn.socket.terminate(), 1000).unref();
   }
 
   private beat(): void {
@@ -305,55 +406,74 @@ export class HubServer implements Lifecycle {
       conn.alive = false;
       conn.socket.ping();
     }
-    this.sweepSessions();
+    this.sessions.sweep(Date.now());
   }
 
   /**
-   * Keeps sessions (live plus detached, kept for resume) at twice `max_connections`: a client
-   * reconnecting in a loop without `resume` must not pile up sessions for the replay window.
+   * Refuses (413) a request announcing a body bigger than any route reads, and cuts a chunked
+   * one that grows past it, instead of reading and discarding megabytes.
    */
-  private evictDetachedSessions(): void {
-    const limit = this.options.config.max_connections * 2;
-    for (const session of this.sessions.values()) {
-      if (this.sessions.size < limit) return;
-      if (!session.socket) this.forget(session);
+  private refuseLargeBody(req: IncomingMessage, res: ServerResponse): boolean {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (!(declared > MAX_HTTP_BODY_BYTES)) {
+      let seen = 0;
+      // No route reads a body, so reading it here (and discarding it) takes nothing from them.
+      req.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > MAX_HTTP_BODY_BYTES) {
+          this.drops.drop('httpBodiesRefused', 'cutting an HTTP request whose body is bigger than any route reads', { address: req.socket.remoteAddress, path: requestPath(req.url)?.slice(0, 100) });
+          req.socket.destroy();
+        }
+      });
+      return false;
     }
-  }
-
-  private forget(session: HubSession): void {
-    this.sessions.delete(session.id);
-    for (const agent of session.agents) {
-      const set = this.subscribers.get(agent);
-      set?.delete(session);
-      if (set?.size === 0) this.subscribers.delete(agent);
-    }
-  }
-
-  /** Forgets sessions detached longer than the replay window (bounded memory). */
-  private sweepSessions(): void {
-    const cutoff = Date.now() - this.options.config.replay_window_ms;
-    for (const session of this.sessions.values()) {
-      if (session.socket || session.detachedAt > cutoff) continue;
-      this.forget(session);
-    }
+    this.drops.drop('httpBodiesRefused', 'refusing an HTTP request whose body is bigger than any route reads', { address: req.socket.remoteAddress, path: requestPath(req.url)?.slice(0, 100), bytes: declared });
+    res.shouldKeepAlive = false;
+    sendJson(res, 413, { error: `request body too large (at most ${MAX_HTTP_BODY_BYTES} bytes)` });
+    res.on('finish', () => req.socket.destroySoon());
+    return true;
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const route of this.options.routes ?? []) {
       if (await route(req, res, this.auth)) return;
     }
-    if (req.method === 'GET' && requestPath(req.url) === '/' && this.options.config.agent_page) {
-      res.writeHead(200, {
-        'content-type': 'text/html; charset=utf-8',
-        // The page renders caller data as text only; the CSP is a second fence.
-        'content-security-policy': "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src 'self' data:",
-        'x-content-type-options': 'nosniff',
-      });
-      res.end(agentPageHtml(this.options.config.path));
-      return;
+    const { config } = this.options;
+    const path = requestPath(req.url);
+    if (req.method === 'GET' && config.agent_page) {
+      if (path === '/') return sendAsset(res, 'text/html; charset=utf-8', agentPageHtml(), pageHeaders(config.frame_ancestors));
+      if (path === '/agent.js') return sendAsset(res, 'text/javascript; charset=utf-8', agentPageScript(config.path));
+      if (path === '/agent.css') return sendAsset(res, 'text/css; charset=utf-8', AGENT_PAGE_CSS);
     }
     sendJson(res, 404, { error: 'not found' });
   }
+}
+
+/** Sessions `token` may hold: its own `max_sessions`, else the default for its kind. */
+function sessionLimitOf(token: HubToken, config: HubConfig): number {
+  return token.max_sessions ?? (token.agents.includes('*') ? config.max_sessions_per_wildcard_token : config.max_sessions_per_token);
+}
+
+/**
+ * The agent page's fences besides textContent: scripts and styles from this origin only, no
+ * inline code (so an injection cannot run), and no framing by other sites (clickjacking a
+ * pick) unless `hub.frame_ancestors` lists them.
+ */
+function pageHeaders(frameAncestors: readonly string[]): Record<string, string> {
+  const ancestors = frameAncestors.length > 0 ? frameAncestors.join(' ') : "'none'";
+  const headers: Record<string, string> = {
+    'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors ${ancestors}`,
+    'referrer-policy': 'no-referrer',
+  };
+  // X-Frame-Options cannot list origins (ALLOW-FROM is gone from browsers): sent only to deny,
+  // for browsers that predate frame-ancestors.
+  if (frameAncestors.length === 0) headers['x-frame-options'] = 'DENY';
+  return headers;
+}
+
+function sendAsset(res: ServerResponse, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(200, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'x-content-type-options': 'nosniff', 'cache-control': 'no-cache' });
+  res.end(body);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
