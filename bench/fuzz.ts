@@ -20,7 +20,7 @@ function flag(name: string, fallback: number): number {
 }
 
 const count = flag('count', 2_000_000);
-const timeMs = flag('time', 120) * 1000;
+const timeMs = flag('time', 150) * 1000;
 const seed = flag('seed', Date.now() % 2 ** 31);
 const fixturesDir = fileURLToPath(new URL('../../test/fixtures', import.meta.url));
 
