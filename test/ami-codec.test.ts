@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AmiDecoded, AmiMessage } from '../src/pbx/asterisk/ami-codec.js';
 import { AmiDecoder, encodeAction, encodeMessage } from '../src/pbx/asterisk/ami-codec.js';
 import { isCallpopError } from '../src/model/errors.js';
+import { TRUNCATION_MARK } from '../src/pbx/truncate-value.js';
 import { prng } from './helpers/prng.js';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'asterisk');
@@ -102,6 +103,52 @@ describe('AMI codec', () => {
     out.push(...decoder.push('\r\n\r\nEvent: Next\r\n\r\n'));
     assert.equal(out.filter((i) => i.type === 'oversized').length, 1);
     assert.deepEqual(messages(out).map((m) => m['Event']), ['Next']);
+  });
+
+  describe('a 100 KB caller name (issue 13 finding 3)', () => {
+    const name = 'Ä'.repeat(100_000);
+    const newchannel = `Event: Newchannel\r\nChannel: PJSIP/trunk-00000001\r\nCallerIDNum: +4930123456\r\nCallerIDName: ${name}\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n`;
+    const expected = `${'Ä'.repeat(4096)}${TRUNCATION_MARK}`;
+
+    it('keeps the frame with the name cut and marked when it arrives in one read', () => {
+      const decoder = new AmiDecoder({ expectGreeting: false });
+      const out = decoder.push(Buffer.from(newchannel + 'Event: After\r\n\r\n'));
+      const got = messages(out);
+      assert.deepEqual(got.map((m) => m['Event']), ['Newchannel', 'After']);
+      assert.equal(got[0]?.['CallerIDName'], expected);
+      assert.equal(got[0]?.['Uniqueid'], '1.1');
+      assert.equal(out.filter((i) => i.type === 'oversized').length, 0);
+    });
+
+    it('keeps the frame with the name cut and marked when it arrives in small reads, holding only the kept head', () => {
+      const decoder = new AmiDecoder({ expectGreeting: false });
+      const bytes = Buffer.from(newchannel);
+      const out: AmiDecoded[] = [];
+      for (let offset = 0; offset < bytes.length; offset += 1000) {
+        out.push(...decoder.push(bytes.subarray(offset, offset + 1000)));
+        assert.ok((decoder as unknown as { pending: string }).pending.length <= 4096 + 256 + 1000, 'the long line is not held whole');
+      }
+      const got = messages(out);
+      assert.equal(got.length, 1);
+      assert.equal(got[0]?.['CallerIDName'], expected);
+      assert.equal(got[0]?.['Linkedid'], '1.1');
+    });
+
+    it('reports the cut once for many frames and counts each', () => {
+      const decoder = new AmiDecoder({ expectGreeting: false });
+      const out = decoder.push(newchannel.repeat(5));
+      assert.equal(messages(out).length, 5);
+      assert.deepEqual(out.filter((i) => i.type === 'truncated'), [{ type: 'truncated', key: 'CallerIDName', limit: 4096 }]);
+      assert.equal(decoder.stats.truncatedValues, 5);
+    });
+
+    it('still drops a frame whose many long values add up past max_frame_bytes', () => {
+      const decoder = new AmiDecoder({ expectGreeting: false });
+      const many = `Event: Huge\r\n${`Variable: ${'v'.repeat(10_000)}\r\n`.repeat(40)}\r\nEvent: After\r\n\r\n`;
+      const out = decoder.push(many);
+      assert.equal(out.filter((i) => i.type === 'oversized').length, 1);
+      assert.deepEqual(messages(out).map((m) => m['Event']), ['After']);
+    });
   });
 
   it('treats keys like __proto__ as plain data', () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { EslEvent, EslMessage } from '../src/pbx/freeswitch/esl-codec.js';
-import { EslDecoder, encodeCommand, headerText } from '../src/pbx/freeswitch/esl-codec.js';
+import { DEEP_VALUE_PLACEHOLDER, ESL_MAX_VALUE_CHARS, EslDecoder, encodeCommand, headerText } from '../src/pbx/freeswitch/esl-codec.js';
+import { TRUNCATION_MARK } from '../src/pbx/truncate-value.js';
 import { isCallpopError } from '../src/model/errors.js';
 import { encodeEventFrame } from '../src/sim/esl-simulator.js';
 import { prng } from './helpers/prng.js';
@@ -156,11 +157,108 @@ describe('ESL codec', () => {
   });
 
   it('never holds more than max_frame_bytes while skipping an oversized frame', () => {
-    const decoder = new EslDecoder({ maxFrameBytes: 4096 });
+    const decoder = new EslDecoder({ maxFrameBytes: 4096, maxSkipBytes: 100_000_000 });
     decoder.push(Buffer.from('Content-Length: 100000000\nContent-Type: text/event-json\n\n'));
     for (let i = 0; i < 100; i++) decoder.push(Buffer.alloc(65536, 0x41));
     assert.equal(decoder.bufferedBytes, 0);
     assert.equal(decoder.stats.skippedBytes, 100 * 65536);
+  });
+
+  describe('a Content-Length that cannot be trusted (issue 13 finding 1)', () => {
+    const heartbeat = (): Buffer => encodeEventFrame({ name: 'HEARTBEAT', headers: { 'Event-Name': 'HEARTBEAT' } }, 'json');
+    for (const bad of ['-5', 'abc', '999999999999999', '', '1e3', ' 12', '0x10']) {
+      it(`throws CALLPOP_ESL_FRAME on Content-Length ${JSON.stringify(bad)} instead of gluing the next frames together`, () => {
+        const decoder = new EslDecoder();
+        const frame = Buffer.from(`Content-Length: ${bad}\nContent-Type: text/event-json\n\n{"Event-Name":"X"}`);
+        assert.throws(
+          () => decoder.push(Buffer.concat([frame, heartbeat(), heartbeat()])),
+          (err: unknown) => isCallpopError(err, 'CALLPOP_ESL_FRAME') && /Content-Length/.test((err as Error).message) && /resync/.test((err as Error).message),
+        );
+      });
+    }
+
+    it('refuses further input after a protocol error until reset, then reads a clean stream', () => {
+      const decoder = new EslDecoder();
+      assert.throws(() => decoder.push(Buffer.from('Content-Length: -5\nContent-Type: text/event-json\n\n')));
+      assert.throws(() => decoder.push(heartbeat()), (err: unknown) => isCallpopError(err, 'CALLPOP_ESL_FRAME'));
+      decoder.reset();
+      assert.deepEqual(events(decoder.push(heartbeat())).map((e) => e.name), ['HEARTBEAT']);
+    });
+
+    it('throws when a length just past max_frame_bytes was a lie and the skip lands inside other frames', () => {
+      // 9,000,000 with the default 8 MiB limit is a sane number, so the frame is skipped;
+      // but the bytes after it are the middle of events, not a frame: protocol error.
+      const decoder = new EslDecoder();
+      decoder.push(Buffer.from('Content-Length: 9000000\nContent-Type: text/event-json\n\n'));
+      const frames: Buffer[] = [];
+      let bytes = 0;
+      while (bytes < 9_000_000 + 1000) {
+        const f = encodeEventFrame({ name: 'CUSTOM', headers: { 'Event-Name': 'CUSTOM', Pad: 'p'.repeat(997) } }, 'plain');
+        frames.push(f);
+        bytes += f.length;
+      }
+      const all = Buffer.concat(frames);
+      assert.throws(() => {
+        for (let offset = 0; offset < all.length; offset += 65536) decoder.push(all.subarray(offset, offset + 65536));
+      }, (err: unknown) => isCallpopError(err, 'CALLPOP_ESL_FRAME'));
+    });
+
+    it('still skips a sane oversized frame and reads the frame after it', () => {
+      const decoder = new EslDecoder({ maxFrameBytes: 1024 });
+      const body = 'x'.repeat(3000);
+      const out = decoder.push(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\nContent-Type: api/response\n\n${body}`), heartbeat()]));
+      assert.deepEqual(out.map((m) => m.type), ['skipped', 'event']);
+    });
+
+    it('throws on a header block that never ends instead of reading on out of step', () => {
+      const decoder = new EslDecoder();
+      assert.throws(() => {
+        for (let i = 0; i < 20; i++) decoder.push(Buffer.alloc(8192, 0x41));
+      }, (err: unknown) => isCallpopError(err, 'CALLPOP_ESL_FRAME'));
+    });
+  });
+
+  describe('hostile values (issue 13 findings 2 and 3)', () => {
+    const jsonFrame = (body: string): Buffer => Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\nContent-Type: text/event-json\n\n${body}`);
+
+    it('turns a deeply nested JSON array into a placeholder instead of overflowing the stack', () => {
+      const deep = '['.repeat(200_000) + ']'.repeat(200_000);
+      const out = new EslDecoder().push(jsonFrame(`{"Event-Name":"CUSTOM","Deep":${deep}}`));
+      const event = events(out)[0];
+      assert.equal(event?.headers['Deep'], DEEP_VALUE_PLACEHOLDER);
+    });
+
+    it('turns a deeply nested _body object into a placeholder instead of throwing', () => {
+      const deep = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
+      const decoder = new EslDecoder();
+      const out = decoder.push(jsonFrame(`{"Event-Name":"BACKGROUND_JOB","_body":${deep}}`));
+      assert.equal(events(out)[0]?.body, DEEP_VALUE_PLACEHOLDER);
+      assert.equal(decoder.stats.deepValues, 1);
+    });
+
+    it('keeps a shallow nested object as JSON text', () => {
+      const out = new EslDecoder().push(jsonFrame('{"Event-Name":"CUSTOM","Obj":{"a":[1,2]}}'));
+      assert.equal(events(out)[0]?.headers['Obj'], '{"a":[1,2]}');
+    });
+
+    it('cuts a 100 KB caller name with a mark in a JSON event, reported once for many frames', () => {
+      const name = 'N'.repeat(100_000);
+      const decoder = new EslDecoder();
+      const frame = jsonFrame(JSON.stringify({ 'Event-Name': 'CHANNEL_CREATE', 'Caller-Caller-ID-Name': name, 'Unique-ID': 'u1' }));
+      const out = decoder.push(Buffer.concat([frame, frame, frame]));
+      const got = events(out);
+      assert.equal(got.length, 3);
+      assert.equal(got[0]?.headers['Caller-Caller-ID-Name'], `${'N'.repeat(ESL_MAX_VALUE_CHARS)}${TRUNCATION_MARK}`);
+      assert.equal(got[0]?.headers['Unique-ID'], 'u1');
+      assert.equal(out.filter((m) => m.type === 'error').length, 1);
+      assert.equal(decoder.stats.truncatedValues, 3);
+    });
+
+    it('cuts a 100 KB caller name with a mark in a plain event', () => {
+      const event: EslEvent = { name: 'CHANNEL_CREATE', headers: { 'Event-Name': 'CHANNEL_CREATE', 'Caller-Caller-ID-Name': 'é'.repeat(100_000) } };
+      const out = new EslDecoder().push(encodeEventFrame(event, 'plain'));
+      assert.equal(events(out)[0]?.headers['Caller-Caller-ID-Name'], `${'é'.repeat(ESL_MAX_VALUE_CHARS)}${TRUNCATION_MARK}`);
+    });
   });
 
   it('reports bad JSON and keeps reading', () => {
@@ -204,9 +302,10 @@ describe('ESL codec', () => {
     assert.equal(out[1]?.type === 'api-response' && out[1].ok, false);
   });
 
-  it('survives seeded random garbage without throwing and with bounded memory', () => {
+  it('survives seeded random garbage with nothing thrown but CALLPOP_ESL_FRAME and with bounded memory', () => {
     const rnd = prng(7);
     const base = capture('01-inbound-answered.json.esl').subarray(0, 40_000);
+    let protocolErrors = 0;
     for (let round = 0; round < 60; round++) {
       const bytes = Buffer.from(base);
       const flips = 1 + Math.floor(rnd() * 40);
@@ -214,11 +313,19 @@ describe('ESL codec', () => {
       const decoder = new EslDecoder({ maxFrameBytes: 16_384 });
       for (let offset = 0; offset < bytes.length; ) {
         const n = 1 + Math.floor(rnd() * 4000);
-        decoder.push(bytes.subarray(offset, offset + n));
+        try {
+          decoder.push(bytes.subarray(offset, offset + n));
+        } catch (err) {
+          // What the connection does: drop, reconnect with a fresh decoder, resync.
+          assert.ok(isCallpopError(err, 'CALLPOP_ESL_FRAME'), String(err));
+          protocolErrors += 1;
+          decoder.reset();
+        }
         offset += n;
         assert.ok(decoder.bufferedBytes <= 16_384 + 65_536, `buffered ${decoder.bufferedBytes}`);
       }
     }
+    assert.ok(protocolErrors > 0, 'flipped bytes in Content-Length must be caught as protocol errors');
   });
 
   it('encodes auth, event, filter, api and bgapi commands as one line plus a blank line', () => {

@@ -16,6 +16,8 @@ import type { ActiveLeg, LegEvent } from '../src/model/leg-event.js';
 import { CallTracker } from '../src/calls/call-tracker.js';
 import { EslSimulator } from '../src/sim/esl-simulator.js';
 import { reconnectScenario } from '../src/sim/esl-scenarios.js';
+import { eslInboundCall } from '../src/sim/esl-inbound-call.js';
+import { encodeEventFrame } from '../src/sim/esl-simulator.js';
 
 const fixtures = new URL('../../test/fixtures/freeswitch/', import.meta.url);
 const PASSWORD = 'S3cret-ClueCon';
@@ -360,6 +362,28 @@ describe('FreeSWITCH adapter against the simulator', () => {
       'ended:1002',
     ]);
   });
+
+  for (const badLength of ['-5', 'abc', '999999999999999']) {
+    it(`reconnects and resyncs after a Content-Length of ${badLength}, then pops the next calls (issue 13)`, async () => {
+      adapter = create('json');
+      const state = track(adapter);
+      adapter.start();
+      await sim.waitForSubscription();
+      await waitFor(() => state.resyncs.length === 1, 5000, 'the first resync');
+      const call = (seq: number, agent: string) => eslInboundCall({ callerNumber: `+4930000${seq}`, agent, seq }).flatMap((p) => p.events);
+      const body = '{"Event-Name":"HEARTBEAT"}';
+      // The bad frame is followed at once by a whole call: those bytes are lost with the link.
+      sim.send([`Content-Length: ${badLength}\nContent-Type: text/event-json\n\n${body}`, ...call(1, '1001').map((e) => encodeEventFrame(e, 'json'))]);
+      await waitFor(() => state.resyncs.length === 2, 5000, 'the resync after the protocol error');
+      await sim.waitForSubscription();
+      for (let seq = 2; seq <= 6; seq++) sim.sendEvents(call(seq, '1002'));
+      await waitFor(() => state.calls.filter((e) => e.kind === 'ringing').length === 5, 5000, 'five pops after the reconnect');
+      assert.deepEqual(
+        state.calls.filter((e) => e.kind === 'ringing').map((e) => e.caller.number),
+        ['+49300002', '+49300003', '+49300004', '+49300005', '+49300006'],
+      );
+    });
+  }
 
   it('maps devices to agents through agents.map before agents.pattern', () => {
     adapter = create('json', { map: { 'user/alice': '2001', bob: '2002' }, pattern: '^user/(1\\d{3})$' });

@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { CallpopError } from '../../model/errors.js';
+import { DEFAULT_MAX_VALUE_CHARS, TRUNCATION_MARK, truncateValue } from '../truncate-value.js';
 
 /**
  * The AMI wire codec: bytes in, messages out. Pure — no sockets, no timers — so it is
@@ -26,7 +27,12 @@ export type AmiDecoded =
   /** A frame grew past `maxFrameBytes`; it was dropped and decoding resynced at the next blank line. */
   | { type: 'oversized'; bytes: number; limit: number }
   /** A line without a colon; it was skipped, the rest of its frame kept. */
-  | { type: 'malformed'; line: string };
+  | { type: 'malformed'; line: string }
+  /**
+   * A value over `maxValueChars` was cut with a mark and its frame kept (a 100 KB caller
+   * name must still give a call). Reported once per decoder; `AmiDecoder.stats` counts all.
+   */
+  | { type: 'truncated'; key: string; limit: number };
 
 export interface AmiDecoderOptions {
   /**
@@ -40,14 +46,32 @@ export interface AmiDecoderOptions {
   expectGreeting?: boolean;
   /** Most characters of a malformed line kept in the report (logs stay short). */
   maxReportedLine?: number;
+  /**
+   * Longest value kept; a longer one is cut and ends with `…[truncated]`. Default 4096:
+   * no real AMI value comes near it, and the frame stays under maxFrameBytes. Only the
+   * cut part of a line counts against maxFrameBytes, so memory per frame stays bounded.
+   */
+  maxValueChars?: number;
+}
+
+export interface AmiDecoderStats {
+  /** Frames dropped for being over maxFrameBytes. */
+  oversizedFrames: number;
+  malformedLines: number;
+  truncatedValues: number;
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 65_536;
 const GREETING_PREFIX = 'Asterisk Call Manager/';
+/** Room for the key in front of a cut value: AMI keys are short (`ConnectedLineName`). */
+const MAX_KEY_CHARS = 256;
 
 export class AmiDecoder {
+  readonly stats: AmiDecoderStats = { oversizedFrames: 0, malformedLines: 0, truncatedValues: 0 };
   private readonly maxFrameBytes: number;
   private readonly maxReportedLine: number;
+  private readonly maxValueChars: number;
+  private readonly maxLineChars: number;
   private readonly text = new StringDecoder('utf8');
   private expectGreeting: boolean;
   /** Undecoded text: at most one incomplete line (bounded by maxFrameBytes). */
@@ -56,17 +80,31 @@ export class AmiDecoder {
   private frameSize = 0;
   /** Dropping an oversized frame until its blank line. */
   private discarding = false;
+  /** `pending` is the kept head of an over-long line; its rest is dropped up to the LF. */
+  private lineCut = false;
+  /** The next line handed to line() is such a cut line: its value gets the mark. */
+  private nextLineCut = false;
+  private truncationReported = false;
 
   constructor(options: AmiDecoderOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.expectGreeting = options.expectGreeting ?? true;
     this.maxReportedLine = options.maxReportedLine ?? 120;
+    this.maxValueChars = options.maxValueChars ?? DEFAULT_MAX_VALUE_CHARS;
+    this.maxLineChars = this.maxValueChars + MAX_KEY_CHARS;
   }
 
   /** Feeds bytes as they arrive (any split); returns every complete item they finish. */
   push(chunk: Buffer | string): AmiDecoded[] {
     const out: AmiDecoded[] = [];
-    const incoming = typeof chunk === 'string' ? chunk : this.text.write(chunk);
+    let incoming = typeof chunk === 'string' ? chunk : this.text.write(chunk);
+    if (this.lineCut) {
+      const nl = incoming.indexOf('\n');
+      if (nl < 0) return out; // still inside the over-long line: dropped
+      this.lineCut = false;
+      this.nextLineCut = true;
+      incoming = incoming.slice(nl); // its LF ends the kept head in `pending`
+    }
     const data = this.pending.length === 0 ? incoming : this.pending + incoming;
     let start = 0;
     for (;;) {
@@ -77,8 +115,15 @@ export class AmiDecoder {
       start = nl + 1;
     }
     this.pending = start === 0 ? data : data.slice(start);
+    if (this.pending.length > this.maxLineChars && !this.discarding) {
+      // An over-long line (a 100 KB caller name) keeps its head; the rest is dropped as it
+      // arrives, so memory holds at most maxLineChars of it.
+      this.pending = this.pending.slice(0, this.maxLineChars).replace(/\r+$/, '');
+      this.lineCut = true;
+    }
     // A line that never ends must not grow memory: count it against the frame now.
     if (this.pending.length > 0 && this.frameSize + this.pending.length > this.maxFrameBytes) {
+      this.lineCut = false;
       if (!this.discarding) this.startDiscarding(this.frameSize + this.pending.length, out);
       // Keep a one-character stand-in for the dropped text (and a trailing CR) so the rest
       // of this line, or a CRLF split across reads, is not mistaken for a blank line.
@@ -93,6 +138,8 @@ export class AmiDecoder {
   }
 
   private line(data: string, start: number, end: number, rawLength: number, out: AmiDecoded[]): void {
+    const cut = this.nextLineCut;
+    this.nextLineCut = false;
     if (start === end) {
       // Blank line: end of frame.
       if (this.discarding) {
@@ -105,7 +152,8 @@ export class AmiDecoder {
       return;
     }
     if (this.discarding) return;
-    this.frameSize += rawLength;
+    // A long line counts as the part of it that is kept.
+    this.frameSize += Math.min(rawLength, this.maxLineChars + 2);
     if (this.frameSize > this.maxFrameBytes) {
       this.startDiscarding(this.frameSize, out);
       return;
@@ -121,27 +169,44 @@ export class AmiDecoder {
         return;
       }
     }
-    if (colon < 0 || colon >= end) {
-      out.push({ type: 'malformed', line: data.slice(start, Math.min(end, start + this.maxReportedLine)) });
+    if (colon < 0 || colon >= end || colon - start > MAX_KEY_CHARS) {
+      this.malformed(data, start, end, out);
       return;
     }
     let key = data.slice(start, colon);
     // Keys never carry spaces on the wire; trim only when a sloppy peer added some.
     if (key.charCodeAt(0) === 32 || key.charCodeAt(key.length - 1) === 32) key = key.trim();
     if (key.length === 0) {
-      out.push({ type: 'malformed', line: data.slice(start, Math.min(end, start + this.maxReportedLine)) });
+      this.malformed(data, start, end, out);
       return;
     }
     // "Key: Value": one space after the colon by convention; tolerate none or several.
     let valueStart = colon + 1;
     while (valueStart < end && data.charCodeAt(valueStart) === 32) valueStart++;
-    const value = data.slice(valueStart, end);
+    let value = data.slice(valueStart, end);
+    if (cut || value.length > this.maxValueChars) {
+      value = cut && value.length <= this.maxValueChars ? value + TRUNCATION_MARK : truncateValue(value, this.maxValueChars);
+      this.noteTruncated(key, out);
+    }
     const fields = (this.fields ??= Object.create(null) as AmiMessage);
     const previous = fields[key];
     fields[key] = previous === undefined ? value : `${previous}\n${value}`;
   }
 
+  private malformed(data: string, start: number, end: number, out: AmiDecoded[]): void {
+    this.stats.malformedLines += 1;
+    out.push({ type: 'malformed', line: data.slice(start, Math.min(end, start + this.maxReportedLine)) });
+  }
+
+  private noteTruncated(key: string, out: AmiDecoded[]): void {
+    this.stats.truncatedValues += 1;
+    if (this.truncationReported) return;
+    this.truncationReported = true;
+    out.push({ type: 'truncated', key: key.slice(0, 60), limit: this.maxValueChars });
+  }
+
   private startDiscarding(bytes: number, out: AmiDecoded[]): void {
+    this.stats.oversizedFrames += 1;
     out.push({ type: 'oversized', bytes, limit: this.maxFrameBytes });
     this.discarding = true;
     this.fields = null;

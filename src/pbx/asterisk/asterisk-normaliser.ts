@@ -33,6 +33,14 @@ export interface AsteriskNormaliserOptions {
   keepRaw?: boolean;
 }
 
+/** What the normaliser dropped to protect its memory; each cause is logged once, then only counted. */
+export interface AsteriskNormaliserStats {
+  /** Channels forgotten at maxChannels (their Hangup probably never came). */
+  forgottenChannels: number;
+  /** Queue links forgotten at maxChannels (QueueCallerJoin/AgentCalled without an end). */
+  forgottenQueueLinks: number;
+}
+
 export interface NormalisedOutput {
   legs: LegEvent[];
   early: EarlyCall[];
@@ -96,6 +104,9 @@ export class AsteriskNormaliser {
   private readonly queueByLeg = new Map<string, string>();
   /** Queue of a call, from `QueueCallerJoin` (Linkedid -> Queue); for members reached through Local channels. */
   private readonly queueByCall = new Map<string, string>();
+  readonly stats: AsteriskNormaliserStats = { forgottenChannels: 0, forgottenQueueLinks: 0 };
+  /** Causes already logged: a PBX that never sends Hangups must not get one warning per event. */
+  private readonly warned = new Set<keyof AsteriskNormaliserStats>();
 
   constructor(options: AsteriskNormaliserOptions) {
     this.pbxId = options.pbxId;
@@ -292,7 +303,7 @@ export class AsteriskNormaliser {
   private onQueueCallerJoin(event: AmiMessage): NormalisedOutput {
     const linkedid = event['Linkedid'];
     const queue = event['Queue'];
-    if (linkedid && queue) this.queueByCall.set(linkedid, queue);
+    if (linkedid && queue) this.setQueueOfCall(linkedid, queue);
     return NOTHING;
   }
 
@@ -301,11 +312,17 @@ export class AsteriskNormaliser {
     const queue = event['Queue'];
     if (dest && queue) {
       this.queueByLeg.set(dest, queue);
-      if (this.queueByLeg.size > this.maxChannels) this.dropOldest(this.queueByLeg);
+      if (this.queueByLeg.size > this.maxChannels) this.forgetOldest(this.queueByLeg, 'forgottenQueueLinks');
     }
     const linkedid = event['Linkedid'];
-    if (linkedid && queue && !this.queueByCall.has(linkedid)) this.queueByCall.set(linkedid, queue);
+    if (linkedid && queue && !this.queueByCall.has(linkedid)) this.setQueueOfCall(linkedid, queue);
     return NOTHING;
+  }
+
+  /** Bounded like the channels: a call's queue is forgotten when its first channel hangs up, which may never be seen. */
+  private setQueueOfCall(linkedid: string, queue: string): void {
+    this.queueByCall.set(linkedid, queue);
+    if (this.queueByCall.size > this.maxChannels) this.forgetOldest(this.queueByCall, 'forgottenQueueLinks');
   }
 
   private onAgentConnect(event: AmiMessage, at: number): NormalisedOutput {
@@ -506,10 +523,7 @@ export class AsteriskNormaliser {
     if (uniqueid === undefined || channel === undefined) return null;
     const existing = this.channels.get(uniqueid);
     if (existing) return existing;
-    if (this.channels.size >= this.maxChannels) {
-      this.logger.warn({ maxChannels: this.maxChannels }, 'AMI channel memory at limits.max_channels, forgetting the oldest (lost Hangups?)');
-      this.dropOldest(this.channels);
-    }
+    if (this.channels.size >= this.maxChannels) this.forgetOldest(this.channels, 'forgottenChannels');
     const device = deviceOf(channel);
     const info: ChannelInfo = {
       uniqueid,
@@ -526,8 +540,17 @@ export class AsteriskNormaliser {
     return info;
   }
 
-  private dropOldest<V>(map: Map<string, V>): void {
+  private forgetOldest<V>(map: Map<string, V>, cause: keyof AsteriskNormaliserStats): void {
     const first = map.keys().next();
     if (!first.done) map.delete(first.value);
+    this.stats[cause] += 1;
+    if (this.warned.has(cause)) return;
+    this.warned.add(cause);
+    this.logger.warn(
+      { maxChannels: this.maxChannels, cause },
+      cause === 'forgottenChannels'
+        ? 'AMI channel memory at limits.max_channels, forgetting the oldest (lost Hangups?); logged once, counted in stats.forgottenChannels'
+        : 'AMI queue memory at limits.max_channels, forgetting the oldest; logged once, counted in stats.forgottenQueueLinks',
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { CallpopError } from '../../model/errors.js';
+import { truncateValue } from '../truncate-value.js';
 
 /**
  * FreeSWITCH Event Socket (ESL) wire codec: bytes in, messages out. No sockets, no timers,
@@ -12,6 +13,15 @@ import { CallpopError } from '../../model/errors.js';
  * - a plain event with a body of its own (BACKGROUND_JOB) carries an inner
  *   `Content-Length: N`, a blank line, then N bytes;
  * - a `text/event-json` body is one JSON object; its own body is under `_body`.
+ *
+ * Protocol errors: `Content-Length` is the only thing that says where the next frame
+ * starts. When it cannot be trusted (not a decimal number, absurdly large, or a skipped
+ * frame that is not followed by a frame), every later byte would be read at the wrong
+ * place, so {@link EslDecoder.push} throws a `CALLPOP_ESL_FRAME` CallpopError instead of
+ * guessing. The connection must then drop the socket, reconnect and resync; the decoder
+ * refuses further input until {@link EslDecoder.reset}. Everything else that is wrong
+ * inside one frame (bad JSON, a bad header line, bad %-encoding, an over-long value) is
+ * survived and reported as a message.
  */
 
 /** One event in callpop's shape: the same for `event plain` and `event json` subscriptions. */
@@ -59,6 +69,20 @@ export interface EslDecoderOptions {
   maxFrameBytes?: number;
   /** Largest header block accepted, in bytes. Default 64 KiB (or maxFrameBytes if smaller). */
   maxHeaderBytes?: number;
+  /**
+   * Largest frame that is skipped rather than treated as a protocol error. A length above
+   * it is taken for a corrupt stream: skipping 1 PB would swallow every later event.
+   * Default 4 x maxFrameBytes (32 MiB with the default limit: a `show channels as json`
+   * of ~20,000 channels).
+   */
+  maxSkipBytes?: number;
+  /**
+   * Longest header value kept; a longer one is cut with a mark. Default 16 KiB, above
+   * AMI's 4096: an ESL event carries every channel variable, SDP bodies included (a few
+   * KB), and a JSON event is only walked for long values when its whole body is longer
+   * than this, which a 16 KiB bound keeps rare (the captures' events are 1-7 KB).
+   */
+  maxValueChars?: number;
 }
 
 export interface EslDecoderStats {
@@ -67,19 +91,42 @@ export interface EslDecoderStats {
   skippedFrames: number;
   skippedBytes: number;
   errors: number;
+  /** Header values cut to maxValueChars. */
+  truncatedValues: number;
+  /** JSON values nested deeper than {@link MAX_JSON_DEPTH}, replaced by a placeholder. */
+  deepValues: number;
 }
 
 export const DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024;
 const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
+/** Default longest header value (see EslDecoderOptions.maxValueChars). */
+export const ESL_MAX_VALUE_CHARS = 16 * 1024;
 const LF = 0x0a;
+/**
+ * Deepest JSON value turned into text. FreeSWITCH nests at most one level (arrays); a
+ * deeper value comes from a hostile or broken peer, and stringifying it recursively would
+ * overflow the stack (issue 13: 1,685 RangeErrors in 600,000 fuzzed frames).
+ */
+export const MAX_JSON_DEPTH = 32;
+/** What a value nested deeper than MAX_JSON_DEPTH becomes. */
+export const DEEP_VALUE_PLACEHOLDER = `[JSON value nested deeper than ${MAX_JSON_DEPTH} levels; dropped]`;
 
 type Mode = 'head' | 'body' | 'skip';
 
 export class EslDecoder {
-  readonly stats: EslDecoderStats = { frames: 0, events: 0, skippedFrames: 0, skippedBytes: 0, errors: 0 };
+  readonly stats: EslDecoderStats = { frames: 0, events: 0, skippedFrames: 0, skippedBytes: 0, errors: 0, truncatedValues: 0, deepValues: 0 };
   private readonly maxFrameBytes: number;
   private readonly maxHeaderBytes: number;
+  private readonly maxSkipBytes: number;
+  /** @internal read by parseHeaderBlock */
+  readonly maxValueChars: number;
   private mode: Mode = 'head';
+  /** The protocol error that stopped this decoder, until reset(). */
+  private failure: CallpopError | null = null;
+  /** The frame before was skipped unread: the next header block proves we are still in step. */
+  private verifyNextFrame = false;
+  /** Causes already reported once (truncation, deep JSON): a counter covers the repeats. */
+  private readonly reported = new Set<string>();
   /** Header bytes seen so far for the frame being read (the frame's start may span reads). */
   private headParts: Buffer[] = [];
   private headBytes = 0;
@@ -92,6 +139,22 @@ export class EslDecoder {
   constructor(options: EslDecoderOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxHeaderBytes = Math.min(options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, Math.max(this.maxFrameBytes, 1024));
+    this.maxSkipBytes = Math.max(options.maxSkipBytes ?? 4 * this.maxFrameBytes, this.maxFrameBytes);
+    this.maxValueChars = options.maxValueChars ?? ESL_MAX_VALUE_CHARS;
+  }
+
+  /** Forgets all buffered input and a previous protocol error: for a fresh connection. */
+  reset(): void {
+    this.mode = 'head';
+    this.failure = null;
+    this.verifyNextFrame = false;
+    this.headParts = [];
+    this.headBytes = 0;
+    this.headEndsWithLf = false;
+    this.frameHeaders = {};
+    this.bodyParts = [];
+    this.remaining = 0;
+    this.reported.clear();
   }
 
   /** Bytes held while waiting for the rest of a frame (bounded by the two limits). */
@@ -99,8 +162,14 @@ export class EslDecoder {
     return this.headBytes + this.bodyParts.reduce((n, b) => n + b.length, 0);
   }
 
-  /** Feeds one read from the socket; returns every message it completes (often several). */
+  /**
+   * Feeds one read from the socket; returns every message it completes (often several).
+   * Throws a `CALLPOP_ESL_FRAME` CallpopError when the stream has lost its framing (see the
+   * file comment); messages completed earlier in the same read are lost with it, which is
+   * fine because the caller resyncs. After a throw every call throws until reset().
+   */
   push(chunk: Buffer): EslMessage[] {
+    if (this.failure) throw this.failure;
     const out: EslMessage[] = [];
     let offset = 0;
     const length = chunk.length;
@@ -110,7 +179,10 @@ export class EslDecoder {
         offset += n;
         this.remaining -= n;
         this.stats.skippedBytes += n;
-        if (this.remaining === 0) this.mode = 'head';
+        if (this.remaining === 0) {
+          this.mode = 'head';
+          this.verifyNextFrame = true;
+        }
         continue;
       }
       if (this.mode === 'body') {
@@ -147,10 +219,9 @@ export class EslDecoder {
         this.headBytes += rest.length;
         this.headEndsWithLf = rest[rest.length - 1] === LF;
         if (this.headBytes > this.maxHeaderBytes) {
-          out.push(this.problem(`ESL header block over ${this.maxHeaderBytes} bytes without a blank line; discarded`));
-          this.headParts = [];
-          this.headBytes = 0;
-          // Keep the trailing LF state so a following "\n" still ends the (discarded) block.
+          // Real outer header blocks are a few hundred bytes: this is not a frame boundary
+          // we can find again by reading on.
+          this.fatal(`ESL header block over ${this.maxHeaderBytes} bytes without a blank line; the stream is out of step`);
         }
         return chunk.length;
       }
@@ -176,13 +247,24 @@ export class EslDecoder {
 
   private startFrame(head: Buffer, out: EslMessage[]): void {
     const headers = parseHeaderBlock(head.toString('utf8'), false, out, this);
+    if (this.verifyNextFrame) {
+      this.verifyNextFrame = false;
+      // mod_event_socket puts Content-Type on every frame it sends.
+      if (headers['Content-Type'] === undefined) {
+        this.fatal('ESL data after a skipped frame is not a frame (no Content-Type); its Content-Length was wrong');
+      }
+    }
     const rawLength = headers['Content-Length'];
     let length = 0;
     if (rawLength !== undefined) {
-      if (/^\d{1,15}$/.test(rawLength)) {
-        length = Number(rawLength);
-      } else {
-        out.push(this.problem(`ESL frame has an invalid Content-Length ${JSON.stringify(rawLength.slice(0, 40))}; read without a body`));
+      // Decimal digits only: "-5", "abc", "1e3", " 12" would each place the next frame at
+      // the wrong byte and glue every later frame to this one.
+      if (!/^\d{1,15}$/.test(rawLength)) {
+        this.fatal(`ESL frame has an invalid Content-Length ${JSON.stringify(truncateValue(rawLength, 40))}; the stream cannot be followed`);
+      }
+      length = Number(rawLength);
+      if (length > this.maxSkipBytes) {
+        this.fatal(`ESL frame claims Content-Length ${length}, above ${this.maxSkipBytes} bytes that could be skipped; the stream cannot be followed`);
       }
     }
     if (length > this.maxFrameBytes) {
@@ -296,17 +378,29 @@ export class EslDecoder {
     // object may be there: a one-character search is a native memchr, where a regex or a
     // multi-character search over the body costs as much as the walk (docs/decisions.md).
     // A stray '[' or '{' inside a string value only costs a needless walk.
-    if (text.indexOf('[') >= 0 || text.indexOf('{', 1) >= 0) {
+    // Same one-character gate for over-long values: none can be longer than the body.
+    const nested = text.indexOf('[') >= 0 || text.indexOf('{', 1) >= 0;
+    const long = text.length > this.maxValueChars;
+    if (nested || long) {
+      const max = this.maxValueChars;
       for (const key in headers) {
-        const value = headers[key];
-        if (value === null || typeof value !== 'object' || key === '_body') continue;
-        // Same spelling as the plain format, so plain and JSON events compare equal.
-        headers[key] = Array.isArray(value) ? `ARRAY::${value.map((v) => String(v)).join('|:')}` : JSON.stringify(value);
+        if (key === '_body') continue;
+        let value = headers[key];
+        if (value !== null && typeof value === 'object') {
+          // Same spelling as the plain format, so plain and JSON events compare equal.
+          value = this.jsonValueText(value);
+        }
+        if (typeof value === 'string' && value.length > max) {
+          value = truncateValue(value, max);
+          this.noteTruncated(out);
+        }
+        // defineProperty: a key named "__proto__" is data, never the prototype.
+        if (value !== headers[key]) Object.defineProperty(headers, key, { value, writable: true, enumerable: true, configurable: true });
       }
     }
     if ('_body' in headers) {
       const raw = headers._body;
-      eventBody = typeof raw === 'string' ? raw : JSON.stringify(raw);
+      eventBody = typeof raw === 'string' ? raw : raw !== null && typeof raw === 'object' ? this.boundedJson(raw) : JSON.stringify(raw);
       delete headers._body;
     }
     const name = headers['Event-Name'];
@@ -319,6 +413,35 @@ export class EslDecoder {
     return event;
   }
 
+  /** An array in the plain-format spelling, any other object as JSON; never recursion past MAX_JSON_DEPTH. */
+  private jsonValueText(value: object): string {
+    if (!isShallow(value)) {
+      this.stats.deepValues += 1;
+      return DEEP_VALUE_PLACEHOLDER;
+    }
+    return Array.isArray(value) ? `ARRAY::${value.map((v) => String(v)).join('|:')}` : JSON.stringify(value);
+  }
+
+  private boundedJson(value: object): string {
+    if (isShallow(value)) return JSON.stringify(value);
+    this.stats.deepValues += 1;
+    return DEEP_VALUE_PLACEHOLDER;
+  }
+
+  /** @internal used by parseHeaderBlock: counts every cut, reports the first one only. */
+  noteTruncated(out: EslMessage[]): void {
+    this.stats.truncatedValues += 1;
+    if (this.reported.has('truncated')) return;
+    this.reported.add('truncated');
+    out.push(this.problem(`ESL header value over ${this.maxValueChars} characters cut (reported once per connection; see stats.truncatedValues)`));
+  }
+
+  private fatal(message: string): never {
+    this.stats.errors += 1;
+    this.failure = new CallpopError('CALLPOP_ESL_FRAME', `${message}; reconnect and resync`);
+    throw this.failure;
+  }
+
   /** @internal used by parseHeaderBlock */
   problem(message: string): EslMessage {
     this.stats.errors += 1;
@@ -327,6 +450,27 @@ export class EslDecoder {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Whether `root` nests at most MAX_JSON_DEPTH levels. Iterative, so the check itself
+ * cannot overflow the stack; it visits each node once (the input is bounded by the frame).
+ */
+function isShallow(root: object): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (depth > MAX_JSON_DEPTH) return false;
+    if (Array.isArray(value)) {
+      for (const item of value) if (item !== null && typeof item === 'object') stack.push([item, depth + 1]);
+    } else {
+      for (const key in value as Record<string, unknown>) {
+        const item = (value as Record<string, unknown>)[key];
+        if (item !== null && typeof item === 'object') stack.push([item, depth + 1]);
+      }
+    }
+  }
+  return true;
+}
 
 function parseHeaderBlock(text: string, encoded: boolean, out: EslMessage[], decoder: EslDecoder): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -356,6 +500,11 @@ function parseHeaderBlock(text: string, encoded: boolean, out: EslMessage[], dec
             }
             value = decodePercentLeniently(value);
           }
+        }
+        if (value.length > decoder.maxValueChars) {
+          // Cut after %-decoding, so a cut never splits a %XX escape.
+          value = truncateValue(value, decoder.maxValueChars);
+          decoder.noteTruncated(out);
         }
         // FreeSWITCH repeats some headers (CODEC events); the first one wins, as in switch_event_get_header.
         if (!(name in headers)) headers[name] = value;

@@ -101,7 +101,18 @@ interface Channel {
   transferAnnouncedFrom?: string;
 }
 
+/** What the normaliser dropped to protect its memory; each cause is logged once, then only counted. */
+export interface FreeswitchNormaliserStats {
+  /** Channels forgotten at maxChannels (their hangup probably never came). */
+  forgottenChannels: number;
+  /** mod_callcenter member queues forgotten at maxChannels. */
+  forgottenMemberQueues: number;
+}
+
 export class FreeswitchNormaliser {
+  readonly stats: FreeswitchNormaliserStats = { forgottenChannels: 0, forgottenMemberQueues: 0 };
+  /** Causes already logged: a PBX that never sends hangups must not get one warning per event. */
+  private readonly warned = new Set<keyof FreeswitchNormaliserStats>();
   private readonly pbxId: string;
   private readonly trunkContexts: ReadonlySet<string>;
   private readonly stripQueueDomain: boolean;
@@ -411,7 +422,7 @@ export class FreeswitchNormaliser {
       if (!member) return out;
       if (queue) {
         this.memberQueues.set(member, queue);
-        if (this.memberQueues.size > this.maxChannels) this.deleteOldest(this.memberQueues);
+        if (this.memberQueues.size > this.maxChannels) this.forgetOldest(this.memberQueues, 'forgottenMemberQueues');
       }
       let ch = this.channels.get(member);
       if (!ch && !this.ended.has(member)) {
@@ -712,10 +723,7 @@ export class FreeswitchNormaliser {
 
   private remember(ch: Channel): void {
     this.channels.set(ch.uuid, ch);
-    if (this.channels.size > this.maxChannels) {
-      this.logger.warn({ maxChannels: this.maxChannels }, 'FreeSWITCH channels at limit, forgetting the oldest');
-      this.deleteOldest(this.channels);
-    }
+    if (this.channels.size > this.maxChannels) this.forgetOldest(this.channels, 'forgottenChannels');
   }
 
   private forget(uuid: string): void {
@@ -731,9 +739,16 @@ export class FreeswitchNormaliser {
     }
   }
 
-  private deleteOldest(map: Map<string, unknown>): void {
+  private forgetOldest(map: Map<string, unknown>, cause: keyof FreeswitchNormaliserStats): void {
     const first = map.keys().next().value;
     if (first !== undefined) map.delete(first);
+    this.stats[cause] += 1;
+    if (this.warned.has(cause)) return;
+    this.warned.add(cause);
+    this.logger.warn(
+      { maxChannels: this.maxChannels, cause },
+      `FreeSWITCH ${cause === 'forgottenChannels' ? 'channels' : 'callcenter member queues'} at limit, forgetting the oldest (lost hangups?); logged once, counted in stats.${cause}`,
+    );
   }
 }
 
