@@ -41,7 +41,8 @@ export interface StoreConfig {
 /** One `pbx[]` entry: common keys; the adapter's own schema validated the rest. */
 export interface PbxEntry {
   id: string;
-  type: 'asterisk' | 'freeswitch';
+  /** A type registered in src/pbx/pbx-registry.ts (the schema's enum is built from it). */
+  type: string;
   [key: string]: unknown;
 }
 

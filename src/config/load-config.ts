@@ -1,15 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
-import { Ajv } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { ConnectorRegistry } from '../connectors/registry.js';
 import { CallpopError, describeError } from '../model/errors.js';
-import { pbxDefinitions } from '../pbx/pbx-registry.js';
+import { pbxDefinitionFor, pbxDefinitions, pbxTypes } from '../pbx/pbx-registry.js';
 import type { PbxAdapterDefinition } from '../pbx/pbx-adapter.js';
-import { configSchema } from './config-schema.js';
+import { configSchemaFor } from './config-schema.js';
 import type { Config } from './config-types.js';
 import { substituteEnv } from './env-substitution.js';
 import { formatAjvErrors } from './format-ajv-errors.js';
+import { validatorFor } from './schema-ajv.js';
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -17,8 +18,20 @@ export interface LoadOptions {
   pbx?: readonly PbxAdapterDefinition<any>[];
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validateTop = ajv.compile(configSchema);
+/**
+ * The top-level validator per PBX registry. The schema is built from the registry, so it is
+ * cached here by registry: compiling a fresh schema object on every reload would grow ajv's cache.
+ */
+const topValidators = new WeakMap<readonly PbxAdapterDefinition<any>[], ValidateFunction>();
+
+function topValidatorFor(definitions: readonly PbxAdapterDefinition<any>[]): ValidateFunction {
+  let validate = topValidators.get(definitions);
+  if (!validate) {
+    validate = validatorFor(configSchemaFor(pbxTypes(definitions)));
+    topValidators.set(definitions, validate);
+  }
+  return validate;
+}
 
 /** Reads, validates and freezes a config file. Throws CallpopError naming file and key path. */
 export async function loadConfig(file: string, options: LoadOptions = {}): Promise<Config> {
@@ -67,19 +80,20 @@ export async function validateConfig(
   options: LoadOptions = {},
 ): Promise<Config> {
   const data = structuredClone(value) as Record<string, unknown>;
+  const definitions = options.pbx ?? pbxDefinitions;
+  const validateTop = topValidatorFor(definitions);
   if (!validateTop(data)) throw invalid(source.file, formatAjvErrors(validateTop.errors ?? []));
 
   const problems: string[] = [];
   const config = data as unknown as Omit<Config, 'file' | 'baseDir'>;
 
-  const definitions = options.pbx ?? pbxDefinitions;
   const seenPbx = new Set<string>();
   config.pbx.forEach((entry, i) => {
     if (seenPbx.has(entry.id)) problems.push(`pbx[${i}].id: duplicate id '${entry.id}' (each PBX needs its own id)`);
     seenPbx.add(entry.id);
-    const definition = definitions.find((d) => d.type === entry.type);
+    const definition = pbxDefinitionFor(entry.type, definitions);
     if (!definition) return;
-    const check = ajv.compile(definition.configSchema);
+    const check = validatorFor(definition.configSchema);
     if (!check(entry)) problems.push(...formatAjvErrors(check.errors ?? [], `pbx[${i}]`));
     // Files named in the config are relative to the config file, not to the working directory.
     const tls = (entry as { tls?: { ca_file?: string } }).tls;
