@@ -17,6 +17,7 @@ interface CheckLine {
 export async function runCheck(file: string, timeoutMs: number, out: (line: string) => void = console.log): Promise<number> {
   const config = await loadConfig(file);
   out(`ok      config ${config.file}`);
+  for (const warning of config.warnings) out(`WARNING ${warning}`);
   const lines: CheckLine[] = [];
 
   await Promise.all(

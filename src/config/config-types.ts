@@ -63,4 +63,10 @@ export interface Config {
   mapping: MappingConfig;
   hub: HubConfig;
   store: StoreConfig;
+  /**
+   * Things the admin should hear about that do not stop callpop (a group- or world-readable
+   * file holding inline secrets). Secret-free; `callpop run` logs each at warn on start and
+   * reload, `callpop check` prints them.
+   */
+  warnings: readonly string[];
 }

@@ -35,6 +35,11 @@ export class ConnectorRegistry {
     this.definitions.set(def.type, def);
   }
 
+  /** The config schema of a registered type (external types once `validate()` loaded them). */
+  schemaOf(type: string): object | undefined {
+    return this.definitions.get(type)?.configSchema;
+  }
+
   /** Registered types, for messages and `callpop check`. */
   types(): string[] {
     return [...this.definitions.keys()];

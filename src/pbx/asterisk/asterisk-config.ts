@@ -67,7 +67,7 @@ export const asteriskConfigSchema = {
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 5038 },
     username: { type: 'string', minLength: 1 },
-    secret: { type: 'string', minLength: 1 },
+    secret: { type: 'string', minLength: 1, writeOnly: true },
     auth: { enum: ['plain', 'md5'], default: 'md5' },
     tls: {
       type: 'object',

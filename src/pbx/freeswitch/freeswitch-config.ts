@@ -49,7 +49,7 @@ export const freeswitchConfigSchema = {
     type: { const: 'freeswitch' },
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 8021 },
-    password: { type: 'string', minLength: 1, pattern: '^[^\\r\\n]*$' },
+    password: { type: 'string', minLength: 1, pattern: '^[^\\r\\n]*$', writeOnly: true },
     username: { type: 'string', pattern: '^[^@:\\s]+@[^@:\\s]+$' },
     event_format: { type: 'string', enum: ['json', 'plain'], default: 'json' },
     agents: {
