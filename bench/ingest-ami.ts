@@ -11,6 +11,7 @@ import { withSchemaDefaults } from '../src/config/schema-ajv.js';
 import { AsteriskNormaliser } from '../src/pbx/asterisk/asterisk-normaliser.js';
 import { AmiSimulator, captureBody, rewriteCaptureIds } from '../src/sim/ami-simulator.js';
 import type { BenchResult } from './bench-result.js';
+import { asteriskNormaliserSettings } from '../src/sim/pbx-configs.js';
 
 /**
  * AMI ingest throughput: events/s through codec + normaliser + tracker on a stream of
@@ -70,7 +71,7 @@ function plainParse(text: string): number {
 
 function pipeline(parts: Buffer[]): { events: number; callEvents: number } {
   const agentFor = agentResolver({ map: {}, pattern: DEFAULT_AGENT_PATTERN });
-  const normaliser = new AsteriskNormaliser({ pbxId: 'bench', agentFor });
+  const normaliser = new AsteriskNormaliser(asteriskNormaliserSettings({ pbxId: 'bench', agentFor }));
   const tracker = new CallTracker({ agentForDevice: (_p, d) => agentFor(d) });
   const decoder = new AmiDecoder({ expectGreeting: false });
   let events = 0;

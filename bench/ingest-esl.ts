@@ -7,6 +7,7 @@ import { EslDecoder } from '../src/pbx/freeswitch/esl-codec.js';
 import { FreeswitchNormaliser } from '../src/pbx/freeswitch/freeswitch-normaliser.js';
 import { splitCaptureFrames } from '../src/sim/esl-simulator.js';
 import { median, type BenchResult } from './bench-result.js';
+import { freeswitchNormaliserSettings } from '../src/sim/pbx-configs.js';
 
 /**
  * ESL ingest: events/s through codec + normaliser + tracker on many interleaved calls built
@@ -52,7 +53,7 @@ function buildStream(): { reads: Buffer[]; events: number; bytes: number } {
 
 function runCallpop(reads: readonly Buffer[]): { events: number; callEvents: number } {
   const decoder = new EslDecoder();
-  const normaliser = new FreeswitchNormaliser({ pbxId: 'bench', keepRaw: false });
+  const normaliser = new FreeswitchNormaliser(freeswitchNormaliserSettings({ pbxId: 'bench', keepRaw: false }));
   const tracker = new CallTracker({
     agentForDevice: (_pbx, device) => (device.startsWith('user/') ? device.slice(5) : null),
   });

@@ -5,7 +5,7 @@ import type { CallEvent } from '../src/model/call-event.js';
 import type { ActiveLeg } from '../src/model/leg-event.js';
 import { silentLogger } from '../src/model/logger.js';
 import type { AsteriskConfig } from '../src/pbx/asterisk/asterisk-config.js';
-import { asteriskConfigWithDefaults } from '../src/pbx/asterisk/asterisk-config.js';
+import { asteriskConfig } from '../src/sim/pbx-configs.js';
 import { asteriskAdapter } from '../src/pbx/asterisk/index.js';
 import type { EarlyCall, PbxAdapter } from '../src/pbx/pbx-adapter.js';
 import { inboundAnsweredCall, scenarioBytes } from '../src/sim/ami-scenarios.js';
@@ -47,8 +47,8 @@ class Harness {
   }
 }
 
-function config(id: string, port: number, extra: Partial<Parameters<typeof asteriskConfigWithDefaults>[0]> = {}): AsteriskConfig {
-  return asteriskConfigWithDefaults({
+function config(id: string, port: number, extra: Partial<Parameters<typeof asteriskConfig>[0]> = {}): AsteriskConfig {
+  return asteriskConfig({
     id,
     host: '127.0.0.1',
     port,

@@ -7,6 +7,7 @@ import { AmiDecoder } from '../src/pbx/asterisk/ami-codec.js';
 import { agentResolver, DEFAULT_AGENT_PATTERN } from '../src/pbx/asterisk/asterisk-config.js';
 import { AsteriskNormaliser } from '../src/pbx/asterisk/asterisk-normaliser.js';
 import type { EarlyCall } from '../src/pbx/pbx-adapter.js';
+import { asteriskNormaliserSettings } from '../src/sim/pbx-configs.js';
 
 const FIXTURES = join(process.cwd(), 'test', 'fixtures', 'asterisk');
 /** In local mode the agent phone is played by `Local/100x@sim-phone-…;1` (fixture README). */
@@ -22,7 +23,7 @@ interface Replay {
 function replay(file: string): Replay {
   const local = file.includes('.local.');
   const agentFor = agentResolver({ map: {}, pattern: local ? LOCAL_AGENTS : DEFAULT_AGENT_PATTERN });
-  const normaliser = new AsteriskNormaliser({ pbxId: 'pbx1', agentFor });
+  const normaliser = new AsteriskNormaliser(asteriskNormaliserSettings({ pbxId: 'pbx1', agentFor }));
   const tracker = new CallTracker({ agentForDevice: (_pbx, device) => agentFor(device) });
   const events: CallEvent[] = [];
   const early: EarlyCall[] = [];

@@ -7,6 +7,7 @@ import { agentResolver, DEFAULT_AGENT_PATTERN } from '../src/pbx/asterisk/asteri
 import { AsteriskNormaliser } from '../src/pbx/asterisk/asterisk-normaliser.js';
 import type { EarlyCall } from '../src/pbx/pbx-adapter.js';
 import { inboundAbandonedCall, inboundAnsweredCall, scenarioBytes } from '../src/sim/ami-scenarios.js';
+import { asteriskNormaliserSettings } from '../src/sim/pbx-configs.js';
 
 /**
  * Flows the captures do not cover, written from the Asterisk AMI event documentation
@@ -72,7 +73,7 @@ interface Run {
 
 function run(messages: AmiMessage[], pattern = DEFAULT_AGENT_PATTERN, maxChannels?: number): Run {
   const agentFor = agentResolver({ map: {}, pattern });
-  const normaliser = new AsteriskNormaliser({ pbxId: 'pbx1', agentFor, maxChannels });
+  const normaliser = new AsteriskNormaliser(asteriskNormaliserSettings({ pbxId: 'pbx1', agentFor, maxChannels }));
   const tracker = new CallTracker({ agentForDevice: (_p, d) => agentFor(d) });
   const events: CallEvent[] = [];
   const early: EarlyCall[] = [];
@@ -271,7 +272,7 @@ describe('Asterisk call flows beyond the captures', () => {
     assert.deepEqual(events.map(line), ['ringing 1001', 'answered 1001']);
     assert.equal(events[0]?.queue, 'support');
     assert.equal(tracker.size, 1, 'the agent is still on the call');
-    const end = new AsteriskNormaliser({ pbxId: 'pbx1', agentFor: () => '1001' });
+    const end = new AsteriskNormaliser(asteriskNormaliserSettings({ pbxId: 'pbx1', agentFor: () => '1001' }));
     const hangup = end.handle(ev('Hangup', phone, 'Up', { Cause: '16', 'Cause-txt': 'Normal Clearing' }), 5000).legs[0];
     assert.ok(hangup);
     assert.deepEqual(tracker.handle(hangup).map(line), ['ended 1001'], 'ends when the phone hangs up');

@@ -95,7 +95,7 @@ describe('config loading', () => {
 
   it('reports an unknown key instead of ignoring a typo', async () => {
     const message = await problemsOf(BASE.replace('  port: 0', '  prot: 0'));
-    assert.match(message, /hub: unknown key 'prot'/);
+    assert.match(message, /callpop\.yaml: hub\.prot: unknown key; expected one of host, port, path/);
   });
 
   it('reports a YAML syntax error with its line', async () => {

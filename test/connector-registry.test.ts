@@ -72,7 +72,7 @@ describe('connector registry', function () {
 
   it('names an unknown key and a wrong nested type', async function () {
     const errors = await new ConnectorRegistry().validate(sqlBlock({ lookup_qeury: 'x', pool: { max: 'ten' } }), 'connectors[2]', dir);
-    assert.ok(errors.includes('connectors[2].lookup_qeury: is not a known key'), errors.join('\n'));
+    assert.ok(errors.some((e) => e.startsWith('connectors[2].lookup_qeury: unknown key; expected one of driver, file, url')), errors.join('\n'));
     assert.ok(errors.includes('connectors[2].pool.max: must be integer'), errors.join('\n'));
   });
 

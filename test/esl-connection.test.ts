@@ -8,9 +8,10 @@ import { silentLogger } from '../src/model/logger.js';
 import type { EslEvent } from '../src/pbx/freeswitch/esl-codec.js';
 import { EslConnection } from '../src/pbx/freeswitch/esl-connection.js';
 import type { EslConnectionOptions } from '../src/pbx/freeswitch/esl-connection.js';
-import { freeswitchConfigSchema, withFreeswitchDefaults, type FreeswitchConfig } from '../src/pbx/freeswitch/freeswitch-config.js';
+import { freeswitchConfigSchema, type FreeswitchConfig } from '../src/pbx/freeswitch/freeswitch-config.js';
 import { eslConnectionOptions, FreeswitchAdapter, freeswitchAdapter } from '../src/pbx/freeswitch/index.js';
 import { withSchemaDefaults } from '../src/config/schema-ajv.js';
+import { freeswitchConfig } from '../src/sim/pbx-configs.js';
 import type { PbxStatus } from '../src/pbx/pbx-adapter.js';
 import type { ActiveLeg, LegEvent } from '../src/model/leg-event.js';
 import { CallTracker } from '../src/calls/call-tracker.js';
@@ -289,7 +290,7 @@ describe('FreeSWITCH adapter against the simulator', () => {
   });
 
   function create(format: 'json' | 'plain' = 'json', agents?: { map: Record<string, string>; pattern: string }): FreeswitchAdapter {
-    const config = withFreeswitchDefaults({
+    const config = freeswitchConfig({
       id: 'fs1',
       host: '127.0.0.1',
       port: sim.port,
@@ -403,7 +404,7 @@ describe('FreeSWITCH adapter against the simulator', () => {
   });
 
   it('check() reports a wrong password without revealing it', async () => {
-    const config = withFreeswitchDefaults({ id: 'fs1', host: '127.0.0.1', port: sim.port, password: 'Wr0ngPw' });
+    const config = freeswitchConfig({ id: 'fs1', host: '127.0.0.1', port: sim.port, password: 'Wr0ngPw' });
     adapter = freeswitchAdapter.create(config, { logger: silentLogger }) as FreeswitchAdapter;
     const result = await adapter.check(AbortSignal.timeout(5000));
     assert.equal(result.ok, false);

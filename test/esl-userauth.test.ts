@@ -5,12 +5,14 @@ import { isCallpopError } from '../src/model/errors.js';
 import type { Logger } from '../src/model/logger.js';
 import { silentLogger } from '../src/model/logger.js';
 import { EslConnection, type EslConnectionOptions } from '../src/pbx/freeswitch/esl-connection.js';
-import { freeswitchConfigSchema, withFreeswitchDefaults, type FreeswitchConfig } from '../src/pbx/freeswitch/freeswitch-config.js';
+import { freeswitchConfigSchema, type FreeswitchConfig } from '../src/pbx/freeswitch/freeswitch-config.js';
 import { withSchemaDefaults } from '../src/config/schema-ajv.js';
+import { freeswitchConfig } from '../src/sim/pbx-configs.js';
 import { FreeswitchNormaliser, FREESWITCH_EVENT_SUBSCRIPTION } from '../src/pbx/freeswitch/freeswitch-normaliser.js';
 import { eslConnectionOptions, freeswitchAdapter, type FreeswitchAdapter } from '../src/pbx/freeswitch/index.js';
 import { reconnectScenario } from '../src/sim/esl-scenarios.js';
 import { EslSimulator, type EslSimulatorUser } from '../src/sim/esl-simulator.js';
+import { freeswitchNormaliserSettings } from '../src/sim/pbx-configs.js';
 
 /**
  * `userauth user@domain:password` (mod_event_socket's per-user login) and what a user's
@@ -68,7 +70,7 @@ describe('FreeSWITCH userauth and per-user permissions', () => {
   }
 
   function createAdapter(logger: Logger = silentLogger, password = USER_PASSWORD): FreeswitchAdapter {
-    const config = withFreeswitchDefaults({ id: 'fs1', host: '127.0.0.1', port: sim.port, username: USER, password, reconnect: { initial_ms: 50, max_ms: 400 } });
+    const config = freeswitchConfig({ id: 'fs1', host: '127.0.0.1', port: sim.port, username: USER, password, reconnect: { initial_ms: 50, max_ms: 400 } });
     return freeswitchAdapter.create(config, { logger }) as FreeswitchAdapter;
   }
 
@@ -152,7 +154,7 @@ describe('FreeSWITCH userauth and per-user permissions', () => {
 
 describe('FreeSWITCH resync answers', () => {
   it('keeps its channels when show channels gives something that is not a channel list', () => {
-    const normaliser = new FreeswitchNormaliser({ pbxId: 'fs1', keepRaw: false });
+    const normaliser = new FreeswitchNormaliser(freeswitchNormaliserSettings({ pbxId: 'fs1', keepRaw: false }));
     for (const e of reconnectScenario().before) normaliser.handle(e);
     const before = normaliser.size;
     assert.ok(before > 0);
@@ -164,7 +166,7 @@ describe('FreeSWITCH resync answers', () => {
 
   it('takes {"row_count":0} and an old FreeSWITCH\'s "0 total." as no channels', () => {
     for (const empty of ['{"row_count":0}', '0 total.\n']) {
-      const normaliser = new FreeswitchNormaliser({ pbxId: 'fs1', keepRaw: false });
+      const normaliser = new FreeswitchNormaliser(freeswitchNormaliserSettings({ pbxId: 'fs1', keepRaw: false }));
       for (const e of reconnectScenario().before) normaliser.handle(e);
       normaliser.resync(empty);
       assert.equal(normaliser.size, 0, empty);

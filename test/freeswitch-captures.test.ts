@@ -8,6 +8,7 @@ import { FreeswitchNormaliser } from '../src/pbx/freeswitch/freeswitch-normalise
 import { freeswitchAgentResolver } from '../src/pbx/freeswitch/index.js';
 import { encodeEventFrame } from '../src/sim/esl-simulator.js';
 import type { EarlyCall } from '../src/pbx/pbx-adapter.js';
+import { freeswitchNormaliserSettings } from '../src/sim/pbx-configs.js';
 import {
   agentDialoutScenario,
   anonymousScenario,
@@ -31,7 +32,7 @@ interface Pipeline {
 }
 
 function pipeline(): Pipeline {
-  const normaliser = new FreeswitchNormaliser({ pbxId: 'fs1', keepRaw: false });
+  const normaliser = new FreeswitchNormaliser(freeswitchNormaliserSettings({ pbxId: 'fs1', keepRaw: false }));
   const tracker = new CallTracker({ agentForDevice: (_pbx, device) => resolveAgent(device) });
   const p: Pipeline = {
     normaliser,
@@ -249,7 +250,7 @@ describe('FreeSWITCH scenarios beyond the captures', () => {
   });
 
   it('keeps the queue domain when strip_queue_domain is off', () => {
-    const normaliser = new FreeswitchNormaliser({ pbxId: 'fs1', stripQueueDomain: false, keepRaw: false });
+    const normaliser = new FreeswitchNormaliser(freeswitchNormaliserSettings({ pbxId: 'fs1', stripQueueDomain: false, keepRaw: false }));
     const legs = callcenterScenario().events.flatMap((e) => normaliser.handle(e)).flatMap((o) => (o.kind === 'leg' ? [o.leg] : []));
     assert.equal(legs[0]?.queue, 'support@default');
   });
@@ -415,7 +416,7 @@ describe('FreeSWITCH scenarios beyond the captures', () => {
   });
 
   it('bounds the channels it remembers', () => {
-    const normaliser = new FreeswitchNormaliser({ pbxId: 'fs1', maxChannels: 100, keepRaw: false });
+    const normaliser = new FreeswitchNormaliser(freeswitchNormaliserSettings({ pbxId: 'fs1', maxChannels: 100, keepRaw: false }));
     for (let i = 0; i < 1000; i++) {
       normaliser.handle({
         name: 'CHANNEL_CREATE',

@@ -1,3 +1,4 @@
+import { freeswitchNormaliserSettings } from '../src/sim/pbx-configs.js';
 import assert from 'node:assert/strict';
 import { CallTracker } from '../src/calls/call-tracker.js';
 import type { CallEvent } from '../src/model/call-event.js';
@@ -160,7 +161,7 @@ describe('Asterisk normaliser and tracker with events in a hostile order', () =>
 describe('FreeSWITCH normaliser and tracker with events in a hostile order', () => {
   function harness(maxChannels = 1000) {
     const logger = countingLogger();
-    const normaliser = new FreeswitchNormaliser({ pbxId: 'fs', maxChannels, endedMemory: maxChannels, keepRaw: false, logger });
+    const normaliser = new FreeswitchNormaliser(freeswitchNormaliserSettings({ pbxId: 'fs', maxChannels, endedMemory: maxChannels, keepRaw: false, logger }));
     const tracker = new CallTracker({ agentForDevice: (_p, d) => (d.startsWith('user/') ? d.slice(5) : null), maxLegs: maxChannels, logger });
     const calls: CallEvent[] = [];
     const feed = (event: EslEvent): void => {

@@ -1,3 +1,4 @@
+import { freeswitchNormaliserSettings } from '../../src/sim/pbx-configs.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { CallTracker } from '../../src/calls/call-tracker.js';
 import { isCallpopError } from '../../src/model/errors.js';
@@ -107,7 +108,7 @@ class AmiTarget {
 
 class EslTarget {
   private decoder = new EslDecoder({ maxFrameBytes: 256 * 1024 });
-  private normaliser = new FreeswitchNormaliser({ pbxId: 'fz', maxChannels: MAX_CHANNELS, endedMemory: MAX_CHANNELS, keepRaw: false });
+  private normaliser = new FreeswitchNormaliser(freeswitchNormaliserSettings({ pbxId: 'fz', maxChannels: MAX_CHANNELS, endedMemory: MAX_CHANNELS, keepRaw: false }));
   private tracker = new CallTracker({ agentForDevice: (_p, d) => (d.startsWith('user/') ? d.slice(5) : null), maxLegs: MAX_CHANNELS });
   protocolErrors = 0;
 

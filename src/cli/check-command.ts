@@ -2,7 +2,7 @@ import { loadConfig } from '../config/load-config.js';
 import { ConnectorRegistry } from '../connectors/registry.js';
 import { describeError } from '../model/errors.js';
 import { silentLogger } from '../model/logger.js';
-import { pbxDefinitions } from '../pbx/pbx-registry.js';
+import { pbxDefinitionFor } from '../pbx/pbx-registry.js';
 
 interface CheckLine {
   what: string;
@@ -17,11 +17,12 @@ interface CheckLine {
 export async function runCheck(file: string, timeoutMs: number, out: (line: string) => void = console.log): Promise<number> {
   const config = await loadConfig(file);
   out(`ok      config ${config.file}`);
+  for (const warning of config.warnings) out(`WARNING ${warning}`);
   const lines: CheckLine[] = [];
 
   await Promise.all(
     config.pbx.map(async (entry) => {
-      const definition = pbxDefinitions.find((d) => d.type === entry.type);
+      const definition = pbxDefinitionFor(entry.type);
       const what = `pbx ${entry.id} (${entry.type})`;
       if (!definition) return void lines.push({ what, ok: false, detail: 'unknown type' });
       const adapter = definition.create(entry, { logger: silentLogger });

@@ -63,10 +63,13 @@ cache
     process.exitCode = await runCacheClear(opts.config, number);
   });
 
+/** A config the admin must fix: exit 2, so scripts tell it from a failed connection (exit 1). */
+const CONFIG_ERROR_CODES: ReadonlySet<string> = new Set(['CALLPOP_CONFIG_INVALID', 'CALLPOP_CONFIG_READ', 'CALLPOP_CONFIG_ENV_MISSING', 'CALLPOP_CONFIG_TOO_LARGE']);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isCallpopError(err)) {
     console.error(`callpop: ${err.message}`);
-    process.exitCode = err.code === 'CALLPOP_CONFIG_INVALID' || err.code === 'CALLPOP_CONFIG_READ' || err.code === 'CALLPOP_CONFIG_ENV_MISSING' ? 2 : 1;
+    process.exitCode = CONFIG_ERROR_CODES.has(err.code) ? 2 : 1;
   } else {
     console.error('callpop: unexpected error:', err);
     process.exitCode = 1;

@@ -1,4 +1,5 @@
 import { loadConfig } from '../config/load-config.js';
+import type { Config } from '../config/config-types.js';
 import { Daemon } from '../daemon.js';
 import { describeError } from '../model/errors.js';
 import { createLogger } from '../observability/create-logger.js';
@@ -7,6 +8,7 @@ import { createLogger } from '../observability/create-logger.js';
 export async function runDaemon(file: string): Promise<void> {
   const config = await loadConfig(file);
   const logger = createLogger(config.log.level);
+  logWarnings(config, logger);
   const daemon = await Daemon.create(config, { logger });
   try {
     await daemon.start();
@@ -18,9 +20,17 @@ export async function runDaemon(file: string): Promise<void> {
   process.on('SIGHUP', () => {
     logger.info({ file }, 'SIGHUP: reloading the config');
     loadConfig(file)
-      .then((next) => daemon.reload(next))
+      .then((next) => {
+        logWarnings(next, logger);
+        return daemon.reload(next);
+      })
       .catch((err: unknown) => logger.error({ err: describeError(err) }, 'config reload failed; the previous config keeps running'));
   });
+}
+
+/** The loader's warnings (secret-free), once per load, so a reload repeats them until fixed. */
+function logWarnings(config: Config, logger: { warn(o: object, m?: string): void }): void {
+  for (const warning of config.warnings) logger.warn({ file: config.file }, warning);
 }
 
 /** Ctrl-C / SIGTERM stop cleanly once; a second Ctrl-C forces the exit. */

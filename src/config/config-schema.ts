@@ -1,6 +1,7 @@
 import { lookupConfigSchema } from '../lookup/lookup-config.js';
 import { mappingConfigSchema } from '../mapping/mapping-config.js';
 import { hubConfigSchema } from '../hub/hub-config.js';
+import { pbxTypes } from '../pbx/pbx-registry.js';
 
 /**
  * The whole config file. Each `pbx[]` entry and each `connectors[]` entry is checked a
@@ -28,46 +29,55 @@ export const storeConfigSchema = {
   },
 } as const;
 
-export const configSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['pbx', 'connectors'],
-  properties: {
-    log: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'info' },
-      },
-    },
-    pbx: {
-      type: 'array',
-      minItems: 1,
-      items: {
+/**
+ * The top-level schema for the PBX types of a registry: `pbx[].type` may only name a
+ * registered adapter, whose own schema then checks the rest of the entry.
+ */
+export function configSchemaFor(types: readonly string[]) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['pbx', 'connectors'],
+    properties: {
+      log: {
         type: 'object',
-        required: ['id', 'type'],
+        additionalProperties: false,
+        default: {},
         properties: {
-          id: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
-          type: { enum: ['asterisk', 'freeswitch'] },
+          level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'silent'], default: 'info' },
         },
       },
-    },
-    connectors: {
-      type: 'array',
-      minItems: 1,
-      items: {
-        type: 'object',
-        required: ['name', 'type'],
-        properties: {
-          name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
-          type: { type: 'string', minLength: 1 },
+      pbx: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required: ['id', 'type'],
+          properties: {
+            id: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+            type: { enum: [...types] },
+          },
         },
       },
+      connectors: {
+        type: 'array',
+        minItems: 1,
+        items: {
+          type: 'object',
+          required: ['name', 'type'],
+          properties: {
+            name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+            type: { type: 'string', minLength: 1 },
+          },
+        },
+      },
+      lookup: lookupConfigSchema,
+      mapping: mappingConfigSchema,
+      hub: hubConfigSchema,
+      store: storeConfigSchema,
     },
-    lookup: lookupConfigSchema,
-    mapping: mappingConfigSchema,
-    hub: hubConfigSchema,
-    store: storeConfigSchema,
-  },
-} as const;
+  } as const;
+}
+
+/** The schema for the built-in PBX registry (src/pbx/pbx-registry.ts). */
+export const configSchema = configSchemaFor(pbxTypes());

@@ -19,7 +19,8 @@ export interface StoreConfig {
 /** One `pbx[]` entry: common keys; the adapter's own schema validated the rest. */
 export interface PbxEntry {
   id: string;
-  type: 'asterisk' | 'freeswitch';
+  /** A type registered in src/pbx/pbx-registry.ts (the schema's enum is built from it). */
+  type: string;
   [key: string]: unknown;
 }
 
@@ -40,4 +41,10 @@ export interface Config {
   mapping: MappingConfig;
   hub: HubConfig;
   store: StoreConfig;
+  /**
+   * Things the admin should hear about that do not stop callpop (a group- or world-readable
+   * file holding inline secrets). Secret-free; `callpop run` logs each at warn on start and
+   * reload, `callpop check` prints them.
+   */
+  warnings: readonly string[];
 }

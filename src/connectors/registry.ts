@@ -1,8 +1,9 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { formatAjvErrors } from '../config/format-ajv-errors.js';
+import { validatorFor } from '../config/schema-ajv.js';
 import { CallpopError, describeError } from '../model/errors.js';
-import { formatError } from './config-errors.js';
 import type { Connector, ConnectorContext, ConnectorDefinition } from './contract.js';
 import { sqlConnector } from './sql/sql-connector.js';
 
@@ -20,10 +21,8 @@ const COMMON_KEYS = ['name', 'type', 'module'] as const;
 
 export class ConnectorRegistry {
   private readonly definitions = new Map<string, ConnectorDefinition<any>>();
-  private readonly validators = new Map<string, ValidateFunction>();
   /** Modules already imported, by absolute path, so a reload does not import twice. */
   private readonly modules = new Map<string, ConnectorDefinition<any>>();
-  private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 
   constructor(definitions: ConnectorDefinition<any>[] = builtinConnectors) {
     for (const def of definitions) this.register(def);
@@ -34,7 +33,11 @@ export class ConnectorRegistry {
       throw new CallpopError('CALLPOP_CONNECTOR_CONFIG', 'a connector definition needs type (string), configSchema (object) and create (function)');
     }
     this.definitions.set(def.type, def);
-    this.validators.delete(def.type);
+  }
+
+  /** The config schema of a registered type (external types once `validate()` loaded them). */
+  schemaOf(type: string): object | undefined {
+    return this.definitions.get(type)?.configSchema;
   }
 
   /** Registered types, for messages and `callpop check`. */
@@ -68,7 +71,7 @@ export class ConnectorRegistry {
       return errors;
     }
     const { errors: schemaErrors } = this.check(def, b);
-    return [...errors, ...schemaErrors.map((e) => formatError(path, e))];
+    return [...errors, ...formatAjvErrors(schemaErrors, path)];
   }
 
   /** Validates (applying defaults) and creates the connector; throws CallpopError on a bad block. */
@@ -79,7 +82,7 @@ export class ConnectorRegistry {
     });
     const { config, errors } = this.check(def, block);
     if (errors.length > 0) {
-      throw new CallpopError('CALLPOP_CONNECTOR_CONFIG', errors.map((e) => formatError(path, e)).join('; '));
+      throw new CallpopError('CALLPOP_CONNECTOR_CONFIG', formatAjvErrors(errors, path).join('; '));
     }
     try {
       return await def.create(Object.freeze(config), ctx);
@@ -90,11 +93,7 @@ export class ConnectorRegistry {
   }
 
   private check(def: ConnectorDefinition<any>, block: Record<string, unknown>): { config: Record<string, unknown>; errors: ErrorObject[] } {
-    let validator = this.validators.get(def.type);
-    if (!validator) {
-      validator = this.ajv.compile(def.configSchema);
-      this.validators.set(def.type, validator);
-    }
+    const validator = validatorFor(def.configSchema);
     // A deep copy: defaults land in the connector's config, never in the caller's parsed YAML.
     const config = structuredClone(block);
     for (const key of COMMON_KEYS) delete config[key];

@@ -21,7 +21,7 @@ export const hubConfigSchema = {
         required: ['token', 'agents'],
         properties: {
           name: { type: 'string' },
-          token: { type: 'string', minLength: 8 },
+          token: { type: 'string', minLength: 8, writeOnly: true },
           agents: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
           role: { type: 'string', default: 'agent' },
           admin: { type: 'boolean', default: false },

@@ -1,6 +1,6 @@
-import { Ajv } from 'ajv';
+import { formatAjvErrors } from '../config/format-ajv-errors.js';
+import { validatorFor } from '../config/schema-ajv.js';
 import { CallpopError } from '../model/errors.js';
-import { formatError } from '../connectors/config-errors.js';
 
 /** The `lookup:` block (config.example.yaml). Defaults live here, applied by ajv `useDefaults`. */
 export const lookupConfigSchema = {
@@ -86,17 +86,15 @@ export interface LookupConfig {
   sources: LookupSourceConfig[];
 }
 
-let validator: ReturnType<Ajv['compile']> | undefined;
-
 /**
  * Validates a raw `lookup:` block (undefined = all defaults) and returns the typed, frozen
  * config. Throws CALLPOP_CONFIG_INVALID naming each key path.
  */
 export function parseLookupConfig(raw: unknown, path = 'lookup'): LookupConfig {
-  validator ??= new Ajv({ allErrors: true, useDefaults: true, strict: false }).compile(lookupConfigSchema);
+  const validator = validatorFor(lookupConfigSchema);
   const config = raw === undefined || raw === null ? {} : structuredClone(raw);
   if (!validator(config)) {
-    throw new CallpopError('CALLPOP_CONFIG_INVALID', (validator.errors ?? []).map((e) => formatError(path, e)).join('; '));
+    throw new CallpopError('CALLPOP_CONFIG_INVALID', formatAjvErrors(validator.errors ?? [], path).join('; '));
   }
   return deepFreeze(config as LookupConfig);
 }

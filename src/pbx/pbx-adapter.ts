@@ -59,7 +59,7 @@ export interface PbxAdapterEvents {
  */
 export interface PbxAdapter extends EventEmitter<PbxAdapterEvents> {
   readonly id: string;
-  readonly type: 'asterisk' | 'freeswitch';
+  readonly type: string;
   /** Starts connecting; reconnects with backoff until `stop()`. Never throws. */
   start(): void;
   /** Closes the connection and cancels reconnects. */
@@ -81,7 +81,7 @@ export interface PbxAdapterContext {
 
 /** Registered per PBX type; `configSchema` validates one `pbx[]` entry of that type. */
 export interface PbxAdapterDefinition<C = unknown> {
-  type: 'asterisk' | 'freeswitch';
+  type: string;
   configSchema: object;
   create(config: C, ctx: PbxAdapterContext): PbxAdapter;
 }

@@ -12,7 +12,7 @@ export const sqlConfigSchema = {
   properties: {
     driver: { enum: ['sqlite', 'postgres', 'mysql'], default: 'sqlite' },
     file: { type: 'string', minLength: 1 },
-    url: { type: 'string', minLength: 1 },
+    url: { type: 'string', minLength: 1, writeOnly: true },
     readonly: { type: 'boolean', default: false },
     pool: {
       type: 'object',

@@ -67,7 +67,7 @@ export const asteriskConfigSchema = {
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 5038 },
     username: { type: 'string', minLength: 1 },
-    secret: { type: 'string', minLength: 1 },
+    secret: { type: 'string', minLength: 1, writeOnly: true },
     auth: { enum: ['plain', 'md5'], default: 'md5' },
     tls: {
       type: 'object',
@@ -110,41 +110,6 @@ export const asteriskConfigSchema = {
     },
   },
 } as const;
-
-/**
- * Fills defaults for code paths that build a config without ajv (tests, the demo).
- * The daemon's loader validates with the schema instead.
- */
-export function asteriskConfigWithDefaults(
-  partial: Pick<AsteriskConfig, 'id' | 'host' | 'username' | 'secret'> & {
-    port?: number;
-    auth?: AsteriskConfig['auth'];
-    tls?: Partial<AsteriskTlsConfig>;
-    events?: string;
-    filters?: string[];
-    agents?: Partial<AsteriskAgentsConfig>;
-    limits?: Partial<AsteriskConfig['limits']>;
-    reconnect?: Partial<AsteriskConfig['reconnect']>;
-    timeouts?: Partial<AsteriskConfig['timeouts']>;
-  },
-): AsteriskConfig {
-  return {
-    type: 'asterisk',
-    id: partial.id,
-    host: partial.host,
-    port: partial.port ?? 5038,
-    username: partial.username,
-    secret: partial.secret,
-    auth: partial.auth ?? 'md5',
-    tls: { enabled: false, reject_unauthorized: true, ...partial.tls },
-    events: partial.events ?? 'call,agent',
-    filters: partial.filters ?? [],
-    agents: { map: {}, pattern: DEFAULT_AGENT_PATTERN, ...partial.agents },
-    limits: { max_frame_bytes: 65_536, max_channels: 100_000, ...partial.limits },
-    reconnect: { initial_ms: 500, max_ms: 30_000, ...partial.reconnect },
-    timeouts: { connect_ms: 5_000, action_ms: 10_000, ping_interval_ms: 20_000, ping_timeout_ms: 5_000, ...partial.timeouts },
-  };
-}
 
 /**
  * Builds `agentFor(device)` from the `agents` block: the map first, then the pattern.

@@ -26,8 +26,8 @@ export interface AsteriskNormaliserOptions {
   pbxId: string;
   /** Device (`PJSIP/1001`) -> agent extension, or null when the device is not an agent's. */
   agentFor(device: string): string | null;
-  /** Live channels remembered at once; past it the oldest is forgotten with a warning. */
-  maxChannels?: number;
+  /** Live channels remembered at once; past it the oldest is forgotten with a warning (`limits.max_channels`). */
+  maxChannels: number;
   logger?: Logger;
   /** Attach the AMI event to each LegEvent as `raw` (debugging; costs memory). */
   keepRaw?: boolean;
@@ -111,7 +111,7 @@ export class AsteriskNormaliser {
   constructor(options: AsteriskNormaliserOptions) {
     this.pbxId = options.pbxId;
     this.agentFor = options.agentFor;
-    this.maxChannels = options.maxChannels ?? 100_000;
+    this.maxChannels = options.maxChannels;
     this.logger = options.logger ?? silentLogger;
     this.keepRaw = options.keepRaw ?? false;
   }

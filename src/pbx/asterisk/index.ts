@@ -9,13 +9,13 @@ import type { AmiConnectionOptions } from './ami-connection.js';
 import { AmiConnection } from './ami-connection.js';
 import type { AsteriskConfig } from './asterisk-config.js';
 import { agentResolver, asteriskConfigSchema } from './asterisk-config.js';
-import { AsteriskNormaliser } from './asterisk-normaliser.js';
+import { AsteriskNormaliser, type AsteriskNormaliserOptions } from './asterisk-normaliser.js';
 
 export { AmiDecoder, encodeAction, encodeMessage } from './ami-codec.js';
 export type { AmiDecoded, AmiMessage } from './ami-codec.js';
 export { AmiActionError, AmiConnection } from './ami-connection.js';
 export type { AmiConnectionOptions, AmiListResult } from './ami-connection.js';
-export { agentResolver, asteriskConfigSchema, asteriskConfigWithDefaults, DEFAULT_AGENT_PATTERN } from './asterisk-config.js';
+export { agentResolver, asteriskConfigSchema, DEFAULT_AGENT_PATTERN } from './asterisk-config.js';
 export type { AsteriskConfig } from './asterisk-config.js';
 export { AsteriskNormaliser, deviceOf } from './asterisk-normaliser.js';
 
@@ -47,12 +47,7 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
     this.baseLogger = ctx.logger;
     this.logger = ctx.logger.child({ pbx: config.id });
     this.resolveAgent = agentResolver(config.agents, `pbx ${config.id}: agents`);
-    this.normaliser = new AsteriskNormaliser({
-      pbxId: config.id,
-      agentFor: this.resolveAgent,
-      maxChannels: config.limits.max_channels,
-      logger: this.logger,
-    });
+    this.normaliser = new AsteriskNormaliser({ ...normaliserOptions(config), agentFor: this.resolveAgent, logger: this.logger });
     this.gate = new ResyncGate((item) => this.dispatch(item.event, item.at), this.logger);
     this.ami = new AmiConnection(connectionOptions(config, ctx.logger));
     this.ami.on('event', (event, at) => this.gate.push({ event, at }));
@@ -119,6 +114,11 @@ export class AsteriskAdapter extends EventEmitter<PbxAdapterEvents> implements P
       this.gate.release();
     }
   }
+}
+
+/** The normaliser's settings from a validated config block (the schema holds their defaults). */
+export function normaliserOptions(config: AsteriskConfig): Pick<AsteriskNormaliserOptions, 'pbxId' | 'maxChannels'> {
+  return { pbxId: config.id, maxChannels: config.limits.max_channels };
 }
 
 /** Maps a validated config block to connection options (reads the TLS CA file here, once). */

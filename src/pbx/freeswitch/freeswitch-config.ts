@@ -49,7 +49,7 @@ export const freeswitchConfigSchema = {
     type: { const: 'freeswitch' },
     host: { type: 'string', minLength: 1 },
     port: { type: 'integer', minimum: 1, maximum: 65535, default: 8021 },
-    password: { type: 'string', minLength: 1, pattern: '^[^\\r\\n]*$' },
+    password: { type: 'string', minLength: 1, pattern: '^[^\\r\\n]*$', writeOnly: true },
     username: { type: 'string', pattern: '^[^@:\\s]+@[^@:\\s]+$' },
     event_format: { type: 'string', enum: ['json', 'plain'], default: 'json' },
     agents: {
@@ -101,20 +101,3 @@ export const freeswitchConfigSchema = {
     },
   },
 } as const;
-
-/** Fills defaults for code paths (tests, simulator demos) that skip ajv. */
-export function withFreeswitchDefaults(partial: Partial<FreeswitchConfig> & Pick<FreeswitchConfig, 'id' | 'host' | 'password'>): FreeswitchConfig {
-  return {
-    type: 'freeswitch',
-    port: 8021,
-    event_format: 'json',
-    trunk_contexts: ['public'],
-    strip_queue_domain: true,
-    filters: [],
-    ...partial,
-    limits: { max_frame_bytes: 8_388_608, max_channels: 50_000, ...partial.limits },
-    agents: { map: {}, pattern: '^user/([^@/]+)$', ...partial.agents },
-    reconnect: { initial_ms: 500, max_ms: 30000, ...partial.reconnect },
-    timeouts: { connect_ms: 5000, auth_ms: 5000, command_ms: 10000, idle_ms: 65000, ...partial.timeouts },
-  };
-}

@@ -30,12 +30,12 @@ export type FreeswitchOutput = { kind: 'leg'; leg: LegEvent } | { kind: 'early';
 
 export interface FreeswitchNormaliserOptions {
   pbxId: string;
-  /** Contexts of inbound trunk legs; default `['public']`. */
-  trunkContexts?: readonly string[];
-  /** `support@default` -> `support`. Default true. */
-  stripQueueDomain?: boolean;
-  /** Channels remembered at most (oldest dropped past it). Default 50 000. */
-  maxChannels?: number;
+  /** Contexts of inbound trunk legs (`trunk_contexts`). */
+  trunkContexts: readonly string[];
+  /** `support@default` -> `support` (`strip_queue_domain`). */
+  stripQueueDomain: boolean;
+  /** Channels remembered at most, oldest dropped past it (`limits.max_channels`). */
+  maxChannels: number;
   /** Ended channel ids remembered to ignore their late events. Default 10 000. */
   endedMemory?: number;
   /** Attach the ESL event to each LegEvent's `raw` (debugging). Default true. */
@@ -127,9 +127,9 @@ export class FreeswitchNormaliser {
 
   constructor(options: FreeswitchNormaliserOptions) {
     this.pbxId = options.pbxId;
-    this.trunkContexts = new Set(options.trunkContexts ?? ['public']);
-    this.stripQueueDomain = options.stripQueueDomain ?? true;
-    this.maxChannels = options.maxChannels ?? 50_000;
+    this.trunkContexts = new Set(options.trunkContexts);
+    this.stripQueueDomain = options.stripQueueDomain;
+    this.maxChannels = options.maxChannels;
     this.endedMemory = options.endedMemory ?? 10_000;
     this.keepRaw = options.keepRaw ?? true;
     this.logger = options.logger ?? silentLogger;

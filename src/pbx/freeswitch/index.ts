@@ -9,13 +9,13 @@ import type { EslConnectionOptions } from './esl-connection.js';
 import { EslConnection } from './esl-connection.js';
 import type { FreeswitchAgentsConfig, FreeswitchConfig } from './freeswitch-config.js';
 import { freeswitchConfigSchema } from './freeswitch-config.js';
-import { FREESWITCH_EVENT_SUBSCRIPTION, FreeswitchNormaliser } from './freeswitch-normaliser.js';
+import { FREESWITCH_EVENT_SUBSCRIPTION, FreeswitchNormaliser, type FreeswitchNormaliserOptions } from './freeswitch-normaliser.js';
 
 export { EslDecoder, encodeCommand, DEFAULT_MAX_FRAME_BYTES } from './esl-codec.js';
 export type { EslCommand, EslDecoderOptions, EslEvent, EslMessage } from './esl-codec.js';
 export { EslConnection } from './esl-connection.js';
 export type { EslConnectionOptions } from './esl-connection.js';
-export { freeswitchConfigSchema, withFreeswitchDefaults } from './freeswitch-config.js';
+export { freeswitchConfigSchema } from './freeswitch-config.js';
 export type { FreeswitchConfig } from './freeswitch-config.js';
 export { FREESWITCH_EVENT_SUBSCRIPTION, FreeswitchNormaliser } from './freeswitch-normaliser.js';
 export type { FreeswitchNormaliserOptions, FreeswitchOutput } from './freeswitch-normaliser.js';
@@ -48,13 +48,7 @@ export class FreeswitchAdapter extends EventEmitter<PbxAdapterEvents> implements
     this.baseLogger = ctx.logger;
     this.logger = ctx.logger.child({ pbx: config.id });
     this.resolveAgent = freeswitchAgentResolver(config.agents);
-    this.normaliser = new FreeswitchNormaliser({
-      pbxId: config.id,
-      trunkContexts: config.trunk_contexts,
-      stripQueueDomain: config.strip_queue_domain,
-      maxChannels: config.limits.max_channels,
-      logger: this.logger,
-    });
+    this.normaliser = new FreeswitchNormaliser({ ...normaliserOptions(config), logger: this.logger });
     this.gate = new ResyncGate((event) => this.dispatch(event), this.logger);
     this.esl = new EslConnection(eslConnectionOptions(config, ctx.logger));
     this.esl.on('event', (event) => this.gate.push(event));
@@ -166,6 +160,11 @@ function channelCount(body: string): number {
   } catch {
     return 0;
   }
+}
+
+/** The normaliser's settings from a validated config block (the schema holds their defaults). */
+export function normaliserOptions(config: FreeswitchConfig): Pick<FreeswitchNormaliserOptions, 'pbxId' | 'trunkContexts' | 'stripQueueDomain' | 'maxChannels'> {
+  return { pbxId: config.id, trunkContexts: config.trunk_contexts, stripQueueDomain: config.strip_queue_domain, maxChannels: config.limits.max_channels };
 }
 
 /** Maps a validated config block to connection options. */
