@@ -11,6 +11,7 @@ import { describeError } from './model/errors.js';
 import { untilDeadline, type Lifecycle } from './model/lifecycle.js';
 import type { Logger } from './model/logger.js';
 import { cacheClearRoute, healthRoute, metricsRoute } from './observability/admin-routes.js';
+import { registerGuardMetrics } from './observability/guard-metrics.js';
 import { registerLinkMetrics } from './observability/link-metrics.js';
 import { Metrics } from './observability/metrics.js';
 import type { PbxAdapterDefinition } from './pbx/pbx-adapter.js';
@@ -102,6 +103,7 @@ export class Daemon {
       onStatus: (status) => this.metrics.pbxConnected.set({ pbx: status.pbxId }, status.state === 'connected' ? 1 : 0),
     });
     registerLinkMetrics(this.metrics.registry, () => this.intake.pbxAdapters());
+    registerGuardMetrics(this.metrics.registry, { hub: () => this.hub.stats(), evictedLegs: () => this.intake.tracker.evictedLegs, pops: () => this.pops.size });
     // Stopped in reverse: PBX events stop first, queued pops still reach the agents, the
     // journal stores what it holds, and only then do the hub, the CRM and the store close.
     this.components = [this.store, crm, this.hub, journal, this.pops, writeback, this.intake];

@@ -112,6 +112,15 @@ describe('end to end: an Asterisk call pops on the agent\'s WebSocket', () => {
     agent.close();
   });
 
+  it('counts link statistics and what the hub refused on /metrics', async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${harness.port}/metrics`)).text();
+    assert.match(metrics, /callpop_pbx_connects_total\{pbx="[^"]+"\} [1-9]/);
+    assert.match(metrics, /callpop_pbx_received_bytes_total\{pbx="[^"]+"\} [1-9]/);
+    assert.match(metrics, /callpop_hub_dropped_total\{cause="badMessages"\} \d+/);
+    assert.match(metrics, /callpop_tracker_evicted_legs_total 0/);
+    assert.match(metrics, /callpop_pops_kept \d+/);
+  });
+
   it('treats a caller number like \' OR 1=1 -- as data: it matches no customer', async () => {
     const agent = await harness.agent(['1001']);
     sim.send(scenarioBytes(inboundAnsweredCall({ callerNumber: "' OR 1=1 --", callerName: "Robert'); DROP TABLE customers;--", agent: '1001', seq: 8 })));

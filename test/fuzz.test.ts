@@ -15,5 +15,6 @@ describe('fuzz (short, seeded run of npm run fuzz)', function () {
     assert.equal(report.escaped, 0);
     assert.equal(report.inputs, 20_000);
     assert.ok(report.eslProtocolErrors > 0, 'mutated Content-Length values must reach the protocol-error path');
+    assert.equal(report.hubAcceptedUnknownTypes, 0, `the hub accepted ${report.hubUnknownTypeExamples.join(' ')}`);
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { parseClientMessage } from '../src/hub/client-message.js';
 import { ConnectionBudget } from '../src/hub/connection-budget.js';
 import { HelloThrottle } from '../src/hub/hello-throttle.js';
 import type { HubToken } from '../src/hub/hub-config.js';
@@ -181,5 +182,17 @@ describe('drop counter', () => {
     assert.equal(drops.snapshot().originsRefused, 1);
     assert.deepEqual(lines.map((l) => l.cause), ['badMessages', 'originsRefused', 'badMessages']);
     assert.equal(lines[2]?.notLogged, 99);
+  });
+});
+
+describe('client message parsing', () => {
+  for (const type of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+    it(`refuses a message of type ${type}, which an object's prototype would have let through`, () => {
+      assert.throws(() => parseClientMessage(JSON.stringify({ type, seq: 1 })), /unknown message type/);
+    });
+  }
+
+  it('accepts the protocol\'s own messages', () => {
+    assert.equal(parseClientMessage('{"type":"ack","seq":3}').type, 'ack');
   });
 });

@@ -1,8 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ValidateFunction } from 'ajv';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { validatorFor } from '../config/schema-ajv.js';
 import { CallpopError } from '../model/errors.js';
 import type { Lifecycle } from '../model/lifecycle.js';
 import type { Logger } from '../model/logger.js';
@@ -14,7 +12,8 @@ import type { HubConfig, HubToken } from './hub-config.js';
 import type { HubSession } from './hub-session.js';
 import { DropCounter, type HubStats } from './hub-stats.js';
 import { originAllowed } from './origin-policy.js';
-import { clientMessageSchemas, PROTOCOL_VERSION, type ClientMessage, type PickMessage } from './protocol.js';
+import { PROTOCOL_VERSION, type ClientMessage, type PickMessage } from './protocol.js';
+import { parseClientMessage } from './client-message.js';
 import { requestPath } from './request-path.js';
 import { SessionBook } from './session-book.js';
 import { allowsAgent, TokenAuth } from './token-auth.js';
@@ -76,7 +75,6 @@ export class HubServer implements Lifecycle {
   private readonly wss: WebSocketServer;
   private readonly auth: TokenAuth;
   private readonly sessions: SessionBook;
-  private readonly validators: Record<string, ValidateFunction>;
   private readonly connections = new Set<Connection>();
   /** Connections that said a valid hello; `max_connections` bounds these only. */
   private authenticated = 0;
@@ -98,7 +96,6 @@ export class HubServer implements Lifecycle {
     this.unauthenticated = new ConnectionBudget({ total: config.max_unauthenticated, perAddress: config.max_unauthenticated_per_address });
     this.helloThrottle = new HelloThrottle({ maxFailures: config.auth_failures_max, windowMs: config.auth_failures_window_ms, blockMs: config.auth_block_ms });
     this.drops = new DropCounter(options.logger);
-    this.validators = Object.fromEntries(Object.entries(clientMessageSchemas).map(([type, schema]) => [type, validatorFor(schema)]));
     this.http = createServer((req, res) => {
       if (this.refuseLargeBody(req, res)) return;
       this.route(req, res).catch((err: unknown) => {
@@ -253,15 +250,7 @@ export class HubServer implements Lifecycle {
     let message: ClientMessage;
     try {
       if (isBinary) throw new Error('binary frames are not part of the protocol; send JSON text');
-      const parsed = JSON.parse(data.toString()) as unknown;
-      const type = (parsed as { type?: unknown } | null)?.type;
-      const validate = typeof type === 'string' ? this.validators[type] : undefined;
-      if (!validate) throw new Error(`unknown message type ${JSON.stringify(type)}; expected hello, subscribe, ack or pick`);
-      if (!validate(parsed)) {
-        const e = validate.errors?.[0];
-        throw new Error(`${type}${e?.instancePath ?? ''} ${e?.message ?? 'is invalid'}`);
-      }
-      message = parsed as ClientMessage;
+      message = parseClientMessage(data.toString());
     } catch (err) {
       this.protocolError(conn, `bad message: ${(err as Error).message}`);
       return;

@@ -263,6 +263,15 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
     };
   }
 
+  /** Causes already logged: a PBX that sends bad frames all day gets one line per cause, and counters. */
+  private readonly warned = new Set<string>();
+
+  private warnOnce(cause: string, fields: Record<string, unknown>, message: string): void {
+    if (this.warned.has(cause)) return;
+    this.warned.add(cause);
+    this.logger.warn(fields, `${message} (logged once; frames dropped are counted in callpop_pbx_frames_dropped_total)`);
+  }
+
   private onData(io: LinkIo, decoder: AmiDecoder, chunk: Buffer): void {
     const at = Date.now();
     for (const item of decoder.push(chunk)) {
@@ -278,14 +287,14 @@ export class AmiConnection extends EventEmitter<AmiConnectionEvents> {
           break;
         case 'oversized':
           io.countFrames(0, 1);
-          this.logger.warn(
-            { code: 'CALLPOP_AMI_FRAME', bytes: item.bytes, limit: item.limit },
-            `AMI frame over limits.max_frame_bytes (${item.limit}) dropped; resynced at the next blank line`,
-          );
+          this.warnOnce('oversized', { code: 'CALLPOP_AMI_FRAME', bytes: item.bytes, limit: item.limit }, `AMI frame over limits.max_frame_bytes (${item.limit}) dropped; resynced at the next blank line`);
           break;
         case 'malformed':
           io.countFrames(0, 1);
-          this.logger.warn({ code: 'CALLPOP_AMI_FRAME', line: item.line }, 'AMI line without a colon skipped');
+          this.warnOnce('malformed', { code: 'CALLPOP_AMI_FRAME', line: item.line }, 'AMI line without a colon skipped');
+          break;
+        case 'truncated':
+          this.warnOnce('truncated', { code: 'CALLPOP_AMI_FRAME', key: item.key, limit: item.limit }, `AMI header value longer than ${item.limit} characters cut (the frame is kept)`);
           break;
         case 'message':
           io.countFrames(1);

@@ -284,6 +284,15 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
     }
   }
 
+  /** Causes already logged: a PBX that sends bad frames all day gets one line per cause, and counters. */
+  private readonly warned = new Set<string>();
+
+  private warnOnce(cause: string, fields: Record<string, unknown>, message: string): void {
+    if (this.warned.has(cause)) return;
+    this.warned.add(cause);
+    this.logger.warn(fields, `${message} (logged once per cause; counted in callpop_pbx_frames_dropped_total)`);
+  }
+
   private onMessage(io: LinkIo, message: EslMessage): void {
     switch (message.type) {
       case 'event':
@@ -299,12 +308,12 @@ export class EslConnection extends EventEmitter<EslConnectionEvents> {
         return;
       case 'skipped':
         this.own.skippedFrames += 1;
-        this.logger.warn({ code: message.error.code, bytes: message.bytes, contentType: message.contentType }, message.error.message);
+        this.warnOnce(`skipped ${message.error.code}`, { code: message.error.code, bytes: message.bytes, contentType: message.contentType }, message.error.message);
         if (message.contentType === 'command/reply' || message.contentType === 'api/response') this.settle(null, message.error);
         return;
       case 'error':
         this.own.frameErrors += 1;
-        this.logger.warn({ code: message.error.code }, message.error.message);
+        this.warnOnce(`error ${message.error.code}`, { code: message.error.code }, message.error.message);
         return;
       case 'rude-rejection':
         // mod_event_socket's ACL answer; the server closes right after. Like a refused
