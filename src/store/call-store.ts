@@ -83,6 +83,7 @@ export class CallStore implements Lifecycle {
    * state, atomically: a crash leaves the call either in progress or recorded, never neither.
    */
   save(record: CallRecord, writeback: readonly string[], now = Date.now()): void {
+    this.live.discard('call', record.pbxId, record.callId);
     const tx = this.db.transaction(() => {
       this.removeLiveCall.run(record.pbxId, record.callId);
       this.insertCall.run({
@@ -143,7 +144,9 @@ export class CallStore implements Lifecycle {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.live.flush();
+    this.db.close();
   }
 }
 
