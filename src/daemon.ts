@@ -53,7 +53,8 @@ export class Daemon {
   ) {
     const config = current;
     this.store = new CallStore(storePath(config), { keepDays: config.store.keep_days });
-    const journal = new CallJournal({ onFinished: (record) => this.saveCall(record) });
+    const live = this.store.live;
+    const journal = new CallJournal({ shelf: live.shelf('call'), markSeen: () => live.markSeen(), onFinished: (record) => this.saveCall(record) });
     const writeback = new WritebackWorker({
       store: this.store,
       connectors: () => this.crm.connectors,
@@ -88,6 +89,7 @@ export class Daemon {
       identification: journal,
       metrics: this.metrics,
       logger: logger.child({ stage: 'pops' }),
+      shelf: live.shelf('pop'),
     });
     this.intake = new CallIntake({
       pbx: config.pbx,
@@ -100,6 +102,8 @@ export class Daemon {
       onEarly: (early) => {
         if (!early.anonymous && early.caller.number) this.crm.service.prefetch(early.caller.number);
       },
+      shelf: live.shelf('leg'),
+      onResynced: (pbxId) => journal.reconcile(pbxId, (legId) => this.intake.tracker.isLive(pbxId, legId)),
       onStatus: (status) => this.metrics.pbxConnected.set({ pbx: status.pbxId }, status.state === 'connected' ? 1 : 0),
     });
     registerLinkMetrics(this.metrics.registry, () => this.intake.pbxAdapters());

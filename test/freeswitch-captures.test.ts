@@ -394,13 +394,13 @@ describe('FreeSWITCH scenarios beyond the captures', () => {
     assert.deepEqual(p.calls.map((e) => `${e.kind}:${e.agent.extension}`), ['answered:1002', 'ended:1001', 'ended:1002']);
   });
 
-  it('after a daemon restart pops a still-ringing leg once and still ends the answered one', () => {
+  it('after a restart with nothing stored pops each leg it finds once, the answered one as answered, and still ends it', () => {
     const s = reconnectScenario();
     const p = pipeline();
     const active = p.normaliser.resync(JSON.stringify(s.channels));
     const resynced = p.tracker.resync('fs1', active);
-    assert.deepEqual(resynced.map((e) => `${e.kind}:${e.agent.extension}:${e.callId === s.calls.b}`), ['ringing:1002:true']);
-    assert.deepEqual(resynced[0]?.caller, { number: '+4930222222', name: 'Bernd B' });
+    assert.deepEqual(resynced.map((e) => `${e.kind}:${e.agent.extension}:${e.callId === s.calls.b}`), ['ringing:1001:false', 'answered:1001:false', 'ringing:1002:true']);
+    assert.deepEqual(resynced[2]?.caller, { number: '+4930222222', name: 'Bernd B' });
     p.feed(s.after);
     assert.deepEqual(p.calls.map((e) => `${e.kind}:${e.agent.extension}`), ['answered:1002', 'ended:1001', 'ended:1002']);
   });

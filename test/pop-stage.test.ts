@@ -73,15 +73,26 @@ describe('pop stage', () => {
     assert.deepEqual(s.types().map((m) => m.state ?? m.type), ['pop', 'answered', 'ended']);
   });
 
-  it('shows a late subscriber only the pops still ringing', async () => {
+  it('shows a late subscriber every call in progress as a snapshot with its state, and no ended one', async () => {
     const s = stage(new ManualLookup([]));
     s.pops.handle(event('ringing', 'ringing-call', '1001'));
     s.pops.handle(event('ringing', 'answered-call', '1001'));
     s.pops.handle(event('answered', 'answered-call', '1001'));
     s.pops.handle(event('ringing', 'other-agent', '1002'));
     await s.settle();
-    const snapshot = s.pops.snapshot(['1001']).map((m) => (JSON.parse(m.body) as { callId: string }).callId);
-    assert.deepEqual(snapshot, ['ringing-call']);
+    s.pops.handle(event('ringing', 'ended-call', '1001'));
+    s.pops.handle(event('ended', 'ended-call', '1001'));
+    await s.settle();
+    const snapshot = s.pops.snapshot(['1001']).map((m) => JSON.parse(m.body) as { type: string; callId: string; snapshot: boolean; state: string });
+    assert.deepEqual(
+      snapshot.map((m) => [m.type, m.callId, m.snapshot, m.state]),
+      [
+        ['pop', 'ringing-call', true, 'ringing'],
+        ['pop', 'answered-call', true, 'answered'],
+      ],
+    );
+    const live = s.sent.map((m) => JSON.parse(m.body) as { snapshot?: boolean });
+    assert.ok(live.every((m) => m.snapshot === undefined), 'live pops are never marked snapshot');
   });
 
   it('never brings an ended call back as ringing when a late lookup updates it', async () => {

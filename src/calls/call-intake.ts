@@ -4,7 +4,8 @@ import type { Lifecycle } from '../model/lifecycle.js';
 import { untilDeadline } from '../model/lifecycle.js';
 import type { Logger } from '../model/logger.js';
 import type { EarlyCall, PbxAdapter, PbxAdapterDefinition, PbxStatus } from '../pbx/pbx-adapter.js';
-import { CallTracker } from './call-tracker.js';
+import type { LiveShelf } from '../store/live-state.js';
+import { CallTracker, type TrackedLeg } from './call-tracker.js';
 
 export interface CallIntakeOptions {
   pbx: readonly PbxEntry[];
@@ -16,6 +17,10 @@ export interface CallIntakeOptions {
   onEarly?(early: EarlyCall): void;
   /** A PBX connection changed state. */
   onStatus?(status: PbxStatus): void;
+  /** A PBX's channel list was applied (after every connect); its events were emitted first. */
+  onResynced?(pbxId: string): void;
+  /** Where tracked legs are kept across restarts. */
+  shelf?: LiveShelf<TrackedLeg>;
 }
 
 /**
@@ -34,6 +39,7 @@ export class CallIntake implements Lifecycle {
   constructor(private readonly options: CallIntakeOptions) {
     this.tracker = new CallTracker({
       logger: options.logger.child({ stage: 'tracker' }),
+      ...(options.shelf ? { shelf: options.shelf } : {}),
       agentForDevice: (pbxId, device) => this.adapters.get(pbxId)?.agentFor(device) ?? null,
     });
     for (const entry of options.pbx) {
@@ -55,6 +61,8 @@ export class CallIntake implements Lifecycle {
   }
 
   async start(): Promise<void> {
+    const restored = this.tracker.restore();
+    if (restored > 0) this.options.logger.info({ legs: restored }, 'took over the calls in progress from the call store; the PBX resync confirms or ends them');
     for (const adapter of this.adapters.values()) adapter.start();
     this.sweepTimer = setInterval(() => this.emit(this.tracker.sweep()), 60_000);
     this.sweepTimer.unref();
@@ -74,6 +82,7 @@ export class CallIntake implements Lifecycle {
       const events = this.tracker.resync(adapter.id, legs);
       logger.info({ pbx: adapter.id, active: legs.length, events: events.length }, 'resynced calls after connect');
       this.emit(events);
+      this.options.onResynced?.(adapter.id);
     });
     adapter.on('early', (early) => this.options.onEarly?.(early));
     adapter.on('status', (status) => {

@@ -1,15 +1,14 @@
-import type { CallRecord } from '../model/call-record.js';
 import type { CallEvent } from '../model/call-event.js';
+import type { CallRecord } from '../model/call-record.js';
 import type { CustomerRef } from '../model/customer.js';
 import type { Lifecycle } from '../model/lifecycle.js';
+import type { LiveShelf } from '../store/live-state.js';
 
 /**
- * Follows each call across its agent legs and produces one CallRecord when the call is
- * over: its last agent leg ended and no transfer target is expected. The pop stage tells it
- * which customer the call is about (`identified`); a call whose lookup is still running when
- * it ends waits for it, within a bound.
+ * One call followed across its agent legs. Plain data: it is what the call store keeps of a
+ * call in progress, so a restarted process completes the record the previous one began.
  */
-interface JournalEntry {
+export interface JournalEntry {
   callId: string;
   pbxId: string;
   direction: CallEvent['direction'];
@@ -20,16 +19,19 @@ interface JournalEntry {
   answeredAt: number | null;
   answeredBy: string | null;
   lastAgent: string | null;
-  liveLegs: Set<string>;
+  liveLegs: string[];
   transferPending: boolean;
   /** The last leg's end was not reported by the PBX (evicted, swept, gone after a reconnect). */
   endEstimated: boolean;
   customer: CustomerRef | null;
   /** A lookup for the call is running: the record waits for its customer. */
   awaitingCustomer: boolean;
-  /** The call is over (at this time) and waits only for its customer. */
+  /** The last leg ended at this (PBX) time; the record is written at `finishAt` unless a leg starts again. */
   endedAt?: number;
-  finishTimer?: NodeJS.Timeout;
+  /** Wall-clock time the record is due (after the transfer grace). */
+  finishAt?: number;
+  /** Taken over from an earlier process: the last moment that process knew the call was up. */
+  knownUpUntil?: number;
 }
 
 export interface CallJournalOptions {
@@ -39,26 +41,96 @@ export interface CallJournalOptions {
   maxCalls?: number;
   /** How long an ended call waits for a running lookup's customer before it is logged without. */
   customerWaitMs?: number;
+  /** A call with no event for this long is assumed lost (its end never came) and recorded as such. */
+  maxCallAgeMs?: number;
+  /** Where calls in progress are kept across restarts; none: in memory only. */
+  shelf?: LiveShelf<JournalEntry>;
+  /** Marks every stored call in progress as still up now (see LiveState.markSeen). */
+  markSeen?: () => void;
+  /** Called with each finished call; must make it durable before returning. */
   onFinished(record: CallRecord): void;
 }
 
+/**
+ * Follows each call across its agent legs and produces one CallRecord when the call is
+ * over: its last agent leg ended and no transfer target is expected. The pop stage tells it
+ * which customer the call is about (`identified`); a call whose lookup is still running when
+ * it ends waits for it, within a bound. Every change is written to the call store, so a
+ * restart (clean or killed) neither loses a record nor invents an end: a stop leaves calls
+ * in progress for the next process.
+ */
 export class CallJournal implements Lifecycle {
   readonly name = 'journal';
   private readonly entries = new Map<string, JournalEntry>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly graceMs: number;
   private readonly maxCalls: number;
   private readonly customerWaitMs: number;
+  private readonly maxCallAgeMs: number;
+  private readonly lastActivity = new Map<string, number>();
+  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: CallJournalOptions) {
     this.graceMs = options.graceMs ?? 3000;
     this.maxCalls = options.maxCalls ?? 50_000;
     this.customerWaitMs = options.customerWaitMs ?? 30_000;
+    this.maxCallAgeMs = options.maxCallAgeMs ?? 12 * 3600_000;
+  }
+
+  /** Calls followed now. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Takes over the calls an earlier process left in progress, and keeps them marked as seen. */
+  async start(): Promise<void> {
+    for (const row of this.options.shelf?.all() ?? []) {
+      const entry: JournalEntry = { ...row.value, awaitingCustomer: false, knownUpUntil: row.seenAt };
+      const k = key(entry.pbxId, entry.callId);
+      this.entries.set(k, entry);
+      this.lastActivity.set(k, Date.now());
+      if (entry.finishAt !== undefined) this.arm(entry, Math.max(0, entry.finishAt - Date.now()));
+    }
+    this.heartbeat = setInterval(() => {
+      this.options.markSeen?.();
+      this.sweep();
+    }, 5000);
+    this.heartbeat.unref();
+  }
+
+  /**
+   * Leaves every call in progress in the store for the next process (a stop is not the end
+   * of anyone's call), marked as known up until now.
+   */
+  async stop(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    this.options.markSeen?.();
+  }
+
+  /**
+   * After a PBX resync: a call of that PBX whose legs are all unknown to the tracker (taken
+   * over from an earlier process, or lost with it) will get no more events. It ends now, with
+   * the best end time known, marked estimated.
+   */
+  reconcile(pbxId: string, isLive: (legId: string) => boolean, now = Date.now()): void {
+    for (const entry of [...this.entries.values()]) {
+      if (entry.pbxId !== pbxId || entry.finishAt !== undefined) continue;
+      if (entry.liveLegs.some(isLive)) continue;
+      entry.endEstimated = true;
+      entry.endedAt = Math.max(entry.knownUpUntil ?? now, entry.answeredAt ?? entry.startedAt);
+      this.finish(entry);
+    }
   }
 
   /** A lookup for this call started: its record waits for the customer. */
   lookupStarted(pbxId: string, callId: string): void {
     const entry = this.entries.get(key(pbxId, callId));
-    if (entry && !entry.customer) entry.awaitingCustomer = true;
+    if (!entry || entry.customer || entry.awaitingCustomer) return;
+    entry.awaitingCustomer = true;
+    this.save(entry);
   }
 
   /** The customer the call is about (again after an agent picked another on a shared line). */
@@ -67,7 +139,8 @@ export class CallJournal implements Lifecycle {
     if (!entry) return;
     entry.customer = customer;
     entry.awaitingCustomer = false;
-    if (entry.endedAt !== undefined) this.finish(entry, entry.endedAt);
+    if (entry.finishAt !== undefined && entry.finishAt <= Date.now()) return this.finish(entry);
+    this.save(entry);
   }
 
   record(event: CallEvent): void {
@@ -88,7 +161,7 @@ export class CallJournal implements Lifecycle {
         answeredAt: null,
         answeredBy: null,
         lastAgent: event.agent.extension,
-        liveLegs: new Set(),
+        liveLegs: [],
         transferPending: false,
         endEstimated: false,
         customer: null,
@@ -96,15 +169,14 @@ export class CallJournal implements Lifecycle {
       };
       this.entries.set(k, entry);
     }
-    if (entry.finishTimer) {
-      clearTimeout(entry.finishTimer);
-      entry.finishTimer = undefined;
-    }
+    this.lastActivity.set(k, Date.now());
+    this.disarm(entry);
     entry.endedAt = undefined;
+    entry.finishAt = undefined;
     switch (event.kind) {
       case 'ringing':
       case 'dialing':
-        entry.liveLegs.add(event.legId);
+        if (!entry.liveLegs.includes(event.legId)) entry.liveLegs.push(event.legId);
         entry.transferPending = false;
         entry.endEstimated = false;
         break;
@@ -118,50 +190,81 @@ export class CallJournal implements Lifecycle {
         break;
       case 'ended':
       case 'missed':
-        entry.liveLegs.delete(event.legId);
+        entry.liveLegs = entry.liveLegs.filter((leg) => leg !== event.legId);
         entry.endEstimated = event.estimatedEnd === true;
         if (entry.answeredBy === null) entry.lastAgent = event.agent.extension;
         break;
     }
-    if (entry.liveLegs.size === 0) {
-      const endedAt = event.at;
+    if (entry.liveLegs.length === 0) {
+      // An end nobody reported, of a call taken over from an earlier process: the last
+      // moment it was known up is the best end time there is.
+      entry.endedAt = entry.endEstimated && entry.knownUpUntil !== undefined ? Math.max(entry.knownUpUntil, entry.answeredAt ?? entry.startedAt) : event.at;
       // After a transfer the target rings shortly after the transferrer hangs up: wait longer.
       const wait = entry.transferPending ? this.graceMs * 10 : this.graceMs;
-      const done = entry;
-      entry.finishTimer = setTimeout(() => this.end(done, endedAt), wait);
-      entry.finishTimer.unref();
+      entry.finishAt = Date.now() + wait;
+      this.arm(entry, wait);
+    }
+    this.save(entry);
+  }
+
+  /** Closes every open call now, with the given end (a test's way to end the world; not used on stop). */
+  flush(now = Date.now()): void {
+    for (const entry of [...this.entries.values()]) {
+      entry.endedAt ??= now;
+      this.finish(entry);
     }
   }
 
-  async start(): Promise<void> {}
-
-  async stop(): Promise<void> {
-    this.flush();
+  private save(entry: JournalEntry): void {
+    const { knownUpUntil: _knownUpUntil, ...stored } = entry;
+    this.options.shelf?.put(entry.pbxId, entry.callId, stored);
   }
 
-  /** Closes every open call now (shutdown): no call record is lost. */
-  flush(now = Date.now()): void {
-    for (const entry of [...this.entries.values()]) this.finish(entry, now);
+  private arm(entry: JournalEntry, delay: number): void {
+    this.disarm(entry);
+    const timer = setTimeout(() => this.due(entry), delay);
+    timer.unref();
+    this.timers.set(key(entry.pbxId, entry.callId), timer);
+  }
+
+  private disarm(entry: JournalEntry): void {
+    const k = key(entry.pbxId, entry.callId);
+    const timer = this.timers.get(k);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(k);
+  }
+
+  /** The grace is over: written now, or once its customer is known (bounded wait). */
+  private due(entry: JournalEntry): void {
+    if (this.entries.get(key(entry.pbxId, entry.callId)) !== entry) return;
+    if (!entry.awaitingCustomer || (entry.finishAt ?? 0) + this.customerWaitMs <= Date.now()) return this.finish(entry);
+    this.arm(entry, (entry.finishAt ?? Date.now()) + this.customerWaitMs - Date.now());
   }
 
   private finishOldest(): void {
     const oldest = this.entries.values().next().value;
     if (!oldest) return;
     oldest.endEstimated = true;
-    this.finish(oldest, Date.now());
+    oldest.endedAt ??= Date.now();
+    this.finish(oldest);
   }
 
-  /** The call is over: logged now, or once its customer is known (bounded wait). */
-  private end(entry: JournalEntry, endedAt: number): void {
-    if (!entry.awaitingCustomer) return this.finish(entry, endedAt);
-    entry.endedAt = endedAt;
-    entry.finishTimer = setTimeout(() => this.finish(entry, endedAt), this.customerWaitMs);
-    entry.finishTimer.unref();
+  /** Calls with no event for longer than the maximum age lost their end: recorded as such. */
+  private sweep(now = Date.now()): void {
+    for (const entry of [...this.entries.values()]) {
+      const k = key(entry.pbxId, entry.callId);
+      if (now - (this.lastActivity.get(k) ?? now) <= this.maxCallAgeMs) continue;
+      entry.endEstimated = true;
+      entry.endedAt ??= entry.knownUpUntil ?? now;
+      this.finish(entry);
+    }
   }
 
-  private finish(entry: JournalEntry, endedAt: number): void {
-    if (entry.finishTimer) clearTimeout(entry.finishTimer);
-    this.entries.delete(key(entry.pbxId, entry.callId));
+  private finish(entry: JournalEntry): void {
+    const k = key(entry.pbxId, entry.callId);
+    this.disarm(entry);
+    this.entries.delete(k);
+    this.lastActivity.delete(k);
     const outcome: CallRecord['outcome'] =
       entry.answeredAt !== null ? 'answered' : entry.endEstimated ? 'unknown' : entry.direction === 'inbound' ? 'missed' : 'abandoned';
     this.options.onFinished({
@@ -174,7 +277,7 @@ export class CallJournal implements Lifecycle {
       queue: entry.queue,
       startedAt: entry.startedAt,
       answeredAt: entry.answeredAt,
-      endedAt,
+      endedAt: entry.endedAt ?? Date.now(),
       outcome,
       ...(entry.endEstimated ? { endEstimated: true } : {}),
       customer: entry.customer,

@@ -2,6 +2,7 @@ import type { AgentRef, CallDirection, CallEvent, CallEventKind, Party } from '.
 import type { ActiveLeg, LegEvent } from '../model/leg-event.js';
 import type { Logger } from '../model/logger.js';
 import { silentLogger } from '../model/logger.js';
+import type { LiveShelf } from '../store/live-state.js';
 
 /**
  * Turns per-leg facts from either PBX into the call events agents see, with the rules of
@@ -22,11 +23,14 @@ export interface CallTrackerOptions {
   maxLegAgeMs?: number;
   /** How long a transfer waits for its target leg to ring. */
   transferWindowMs?: number;
+  /** Where tracked legs are kept across restarts; none: in memory only. */
+  shelf?: LiveShelf<TrackedLeg>;
 }
 
 type LegState = 'ringing' | 'dialing' | 'up';
 
-interface TrackedLeg {
+/** One agent leg being followed. Plain data: the call store keeps it across restarts. */
+export interface TrackedLeg {
   key: string;
   pbxId: string;
   legId: string;
@@ -98,6 +102,33 @@ export class CallTracker {
     return this.evictedCount;
   }
 
+  /**
+   * Takes over the legs an earlier process was following (from the shelf), so the resync
+   * after connecting finds them known: not popped again, and ended if the PBX lost them.
+   */
+  restore(): number {
+    let restored = 0;
+    for (const { value: leg } of this.options.shelf?.all() ?? []) {
+      if (this.legs.has(leg.key)) continue;
+      this.legs.set(leg.key, leg);
+      for (const alias of leg.aliases) this.aliases.set(legKey(leg.pbxId, alias), leg.key);
+      const call = this.callFor(leg.pbxId, leg.callId);
+      call.legs.add(leg.key);
+      call.origin ??= { direction: leg.direction, caller: leg.caller, queue: leg.queue, did: leg.did, anonymous: leg.anonymous };
+      restored += 1;
+    }
+    return restored;
+  }
+
+  /** True while this leg (or a leg merged into it) is followed. */
+  isLive(pbxId: string, legId: string): boolean {
+    return this.resolve(pbxId, legId) !== undefined;
+  }
+
+  private persist(leg: TrackedLeg): void {
+    this.options.shelf?.put(leg.pbxId, leg.legId, leg);
+  }
+
   /** Number of agent legs currently tracked (ringing, dialing or up). */
   get size(): number {
     return this.legs.size;
@@ -146,6 +177,7 @@ export class CallTracker {
         seen.add(tracked.key);
         if (leg.state === 'up' && tracked.state !== 'up') {
           tracked.state = 'up';
+          this.persist(tracked);
           out.push(this.toEvent(tracked, 'answered', now));
         }
         continue;
@@ -161,11 +193,23 @@ export class CallTracker {
         direction: leg.direction,
         caller: leg.caller,
         callee: leg.callee,
-        at: now,
+        at: leg.startedAt ?? now,
       };
       if (leg.state === 'up') {
-        const adopted = this.track(base, agent, 'up', now);
-        if (adopted) seen.add(adopted.key);
+        // Began while nobody watched and is up now: the agent is popped once (the call is
+        // theirs) and the call's record starts when the PBX says it did.
+        const started = this.onStart(base, base.type === 'leg-dialing' ? 'dialing' : 'ringing');
+        const adopted = this.resolve(pbxId, leg.legId);
+        const tracked = adopted ? this.legs.get(adopted) : undefined;
+        if (tracked) {
+          seen.add(tracked.key);
+          out.push(...started);
+          if (tracked.state !== 'up') {
+            tracked.state = 'up';
+            this.persist(tracked);
+            out.push(this.toEvent(tracked, 'answered', now));
+          }
+        }
       } else if (leg.state === 'ringing') {
         const events = this.onStart(base, base.type === 'leg-dialing' ? 'dialing' : 'ringing');
         out.push(...events);
@@ -218,6 +262,7 @@ export class CallTracker {
         if (other && other.agent.extension === agent.extension && other.state !== 'up') {
           other.aliases.push(event.legId);
           this.aliases.set(key, other.key);
+          this.persist(other);
           return [];
         }
       }
@@ -257,6 +302,7 @@ export class CallTracker {
     leg.state = 'up';
     // The answer may carry a better caller (Asterisk fills ConnectedLine late on queue legs).
     if (!leg.caller.number && event.caller.number) leg.caller = event.caller;
+    this.persist(leg);
     return [this.toEvent(leg, 'answered', event.at)];
   }
 
@@ -271,12 +317,14 @@ export class CallTracker {
       this.remember(legKey(event.pbxId, event.legId));
       leg.aliases = leg.aliases.filter((id) => id !== event.legId);
       if (leg.ownGone && leg.aliases.length === 0) return [this.finish(leg, event.at, leg.ownGone.cause ?? event.cause)];
+      this.persist(leg);
       return [];
     }
     if (leg.aliases.length > 0) {
       // Local channel optimisation: the Local half the pop started on goes away while the
       // agent's real device leg (an alias) still rings or talks. Wait for the last alias.
       leg.ownGone ??= { cause: event.cause };
+      this.persist(leg);
       return [];
     }
     return [this.finish(leg, event.at, event.cause)];
@@ -323,6 +371,7 @@ export class CallTracker {
       since: now,
     };
     this.legs.set(leg.key, leg);
+    this.persist(leg);
     call.legs.add(leg.key);
     call.origin ??= { direction: leg.direction, caller: leg.caller, queue: leg.queue, did: leg.did, anonymous: leg.anonymous };
     return leg;
@@ -338,6 +387,7 @@ export class CallTracker {
     if (cause) out.cause = cause;
     if (how.estimated) out.estimatedEnd = true;
     this.legs.delete(leg.key);
+    this.options.shelf?.remove(leg.pbxId, leg.legId);
     this.remember(leg.key);
     for (const alias of leg.aliases) {
       const aliasKey = legKey(leg.pbxId, alias);

@@ -47,4 +47,9 @@ export interface ActiveLeg {
   caller: Party;
   callee: Party;
   direction: CallDirection;
+  /**
+   * When the PBX created the leg (ms since the epoch), where it says: AMI `CoreShowChannel`
+   * `Duration`, FreeSWITCH `created_epoch`. A call found by a resync starts then, not at the resync.
+   */
+  startedAt?: number;
 }

@@ -1,6 +1,5 @@
 import type { CallEvent } from '../model/call-event.js';
 import type { LookupResult } from '../model/customer.js';
-import type { Deliverable } from '../hub/deliverable.js';
 
 /**
  * Where one agent's pop stands. A pop only moves forward: ringing -> answered -> closed, or
@@ -16,9 +15,15 @@ export interface AgentPop {
   readonly event: CallEvent;
   state: PopState;
   closedAt?: number;
-  /** The pop or update as last sent to this agent, what a client subscribing now is shown. */
-  rendered?: Deliverable;
+  /**
+   * The pop or update as last sent to this agent, per token role (the first role is the one
+   * a session without its own variant gets): what a client subscribing now is shown.
+   */
+  rendered?: RenderedPop;
 }
+
+/** A rendered pop message per role, as objects (a snapshot adds its own fields to them). */
+export type RenderedPop = Record<string, object>;
 
 /** What the pop stage knows of one call: its lookup (shared by every agent leg) and its pops. */
 export interface PopCall {
@@ -114,6 +119,20 @@ export class PopBook {
   liveFor(agents: readonly string[]): AgentPop[] {
     if (agents.includes('*')) return [...this.live.values()].flatMap((set) => [...set]);
     return agents.flatMap((agent) => [...(this.live.get(agent) ?? [])]);
+  }
+
+  /**
+   * Puts back a pop an earlier process left live (call store), without reopening anything:
+   * a pop already known here wins.
+   */
+  restore(event: CallEvent, state: 'ringing' | 'answered', rendered?: RenderedPop): AgentPop | undefined {
+    const call = this.call(event.pbxId, event.callId);
+    if (call.pops.has(event.agent.extension)) return undefined;
+    const pop: AgentPop = { event, state, ...(rendered ? { rendered } : {}) };
+    call.pops.set(event.agent.extension, pop);
+    this.count += 1;
+    this.index(pop);
+    return pop;
   }
 
   /** The agent answered: the pop stays live (not ringing any more). */

@@ -9,7 +9,8 @@ import type { Lifecycle } from '../model/lifecycle.js';
 import { untilDeadline } from '../model/lifecycle.js';
 import type { Logger } from '../model/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { callKey, PopBook, type AgentPop, type PopCall } from './pop-book.js';
+import type { LiveShelf } from '../store/live-state.js';
+import { callKey, PopBook, type AgentPop, type PopCall, type RenderedPop } from './pop-book.js';
 import { callStateMessage, renderPopMessage } from './render-pop.js';
 
 /** Where the pop stage sends what agents should see: the hub. */
@@ -41,6 +42,15 @@ export interface PopStageOptions {
   pickWindowMs?: number;
   /** How long a call's lookup is kept for a transfer target after `transferred`. */
   transferWindowMs?: number;
+  /** Where live pops are kept across restarts; none: in memory only. */
+  shelf?: LiveShelf<StoredPop>;
+}
+
+/** A live pop as the call store keeps it. */
+export interface StoredPop {
+  event: CallEvent;
+  state: 'ringing' | 'answered';
+  rendered?: RenderedPop;
 }
 
 const EMPTY_LOOKUP = (number: string): LookupResult => ({ number, candidates: [], matches: [], errors: [], pending: false });
@@ -72,7 +82,16 @@ export class PopStage implements Lifecycle {
     return this.book.size;
   }
 
+  /**
+   * Takes over the live pops an earlier process left in the call store: a client that
+   * subscribes is shown them, and their call's later events close them. A pop whose lookup
+   * had not finished is made again (the agent never saw it).
+   */
   async start(): Promise<void> {
+    for (const { value } of this.options.shelf?.all() ?? []) {
+      const pop = this.book.restore(value.event, value.state, value.rendered);
+      if (pop && !pop.rendered) this.enqueue(value.event.pbxId, value.event.callId, () => this.popFor(value.event, pop), value.event.agent.extension);
+    }
     this.sweepTimer = setInterval(() => this.book.sweep(), 60_000);
     this.sweepTimer.unref();
   }
@@ -93,12 +112,19 @@ export class PopStage implements Lifecycle {
   }
 
   /**
-   * What a client subscribing to these agents is shown at once: the pops still ringing, as
-   * last rendered for them.
+   * What a client subscribing to these agents is shown at once: every call in progress on
+   * them, as a `pop` as last rendered, marked `snapshot: true` with its `state` (ringing or
+   * answered), so a reloaded page or a client of a restarted daemon shows the current calls.
    */
   snapshot(agents: readonly string[]): Deliverable[] {
     const out: Deliverable[] = [];
-    for (const pop of this.book.liveFor(agents)) if (pop.state === 'ringing' && pop.rendered) out.push(pop.rendered);
+    for (const pop of this.book.liveFor(agents)) {
+      if (!pop.rendered || pop.state === 'closed') continue;
+      const marked = new Map<string, object>();
+      for (const [role, message] of Object.entries(pop.rendered)) marked.set(role, { ...message, type: 'pop', snapshot: true, state: pop.state });
+      const fallback = marked.values().next().value;
+      if (fallback) out.push(deliverable(pop.event.agent.extension, fallback, marked));
+    }
     return out;
   }
 
@@ -126,9 +152,11 @@ export class PopStage implements Lifecycle {
       case 'ringing':
       case 'dialing':
         return this.popFor(event);
-      case 'answered':
-        this.book.answer(event.pbxId, event.callId, event.agent.extension);
+      case 'answered': {
+        const pop = this.book.answer(event.pbxId, event.callId, event.agent.extension);
+        if (pop) this.persist(pop);
         break;
+      }
       case 'transferred':
         // The transfer target rings after this agent's leg ends: keep the call's lookup for it.
         this.book.call(event.pbxId, event.callId).transferUntil = Date.now() + this.transferWindowMs;
@@ -142,9 +170,10 @@ export class PopStage implements Lifecycle {
     this.options.delivery.deliver(deliverable(event.agent.extension, callStateMessage(event)));
   }
 
-  private async popFor(event: CallEvent): Promise<void> {
+  private async popFor(event: CallEvent, restored?: AgentPop): Promise<void> {
     const started = performance.now();
-    const pop = this.book.open(event);
+    const pop = restored ?? this.book.open(event);
+    this.persist(pop);
     const result = await this.lookupFor(event, this.book.call(event.pbxId, event.callId));
     await this.render(pop, 'pop', result, this.book.findCall(event.pbxId, event.callId)?.selected ?? 0);
     this.options.metrics.popLatency.observe((performance.now() - started) / 1000);
@@ -203,7 +232,16 @@ export class PopStage implements Lifecycle {
 
   private closePop(event: CallEvent): void {
     const pop = this.book.close(event.pbxId, event.callId, event.agent.extension);
-    if (pop) this.releaseWhenNothingToPick(pop);
+    if (!pop) return;
+    this.options.shelf?.remove(event.pbxId, shelfId(event));
+    this.releaseWhenNothingToPick(pop);
+  }
+
+  /** Keeps a live pop in the call store (closed pops are not taken over by a restart). */
+  private persist(pop: AgentPop): void {
+    if (pop.state === 'closed' || !this.options.shelf) return;
+    const stored: StoredPop = { event: pop.event, state: pop.state, ...(pop.rendered ? { rendered: pop.rendered } : {}) };
+    this.options.shelf.put(pop.event.pbxId, shelfId(pop.event), stored);
   }
 
   /**
@@ -223,11 +261,11 @@ export class PopStage implements Lifecycle {
     const { roles } = this.options;
     const mapping = this.options.mapping();
     const byRole = new Map<string, object>();
-    for (const role of roles) byRole.set(role, await renderPopMessage(mapping, type, pop.event, result, { role, selected }));
-    const fallback = byRole.get(roles[0] ?? 'agent') ?? (await renderPopMessage(mapping, type, pop.event, result, { role: 'agent', selected }));
-    const message = deliverable(pop.event.agent.extension, fallback, byRole);
-    pop.rendered = message;
-    this.options.delivery.deliver(message);
+    for (const role of roles.length > 0 ? roles : ['agent']) byRole.set(role, await renderPopMessage(mapping, type, pop.event, result, { role, selected }));
+    const fallback = byRole.values().next().value as object;
+    pop.rendered = Object.fromEntries(byRole);
+    this.persist(pop);
+    this.options.delivery.deliver(deliverable(pop.event.agent.extension, fallback, byRole));
   }
 
   /** Runs `task` after everything already queued for this call, so its messages keep their order. */
@@ -243,6 +281,11 @@ export class PopStage implements Lifecycle {
       if (this.chains.get(key) === next) this.chains.delete(key);
     });
   }
+}
+
+/** A pop's id within its PBX: one per agent per call. */
+function shelfId(event: CallEvent): string {
+  return `${event.callId}\u0000${event.agent.extension}`;
 }
 
 function customerAt(result: LookupResult, index: number): CustomerRef | null {

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { CallRecord } from '../model/call-record.js';
 import { CallpopError, describeError } from '../model/errors.js';
 import type { Lifecycle } from '../model/lifecycle.js';
+import { LiveState } from './live-state.js';
 
 export interface OutboxItem {
   id: number;
@@ -23,6 +24,9 @@ export interface CallStoreOptions {
 export class CallStore implements Lifecycle {
   readonly name = 'store';
   private readonly db: Database.Database;
+  /** The state of calls in progress (journal, tracker, pops), for a restart to take over. */
+  readonly live: LiveState;
+  private readonly removeLiveCall: Database.Statement;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly insertCall: Database.Statement;
   private readonly insertOutbox: Database.Statement;
@@ -61,6 +65,8 @@ export class CallStore implements Lifecycle {
       CREATE INDEX IF NOT EXISTS outbox_due ON outbox (delivered_at, next_at);
     `);
     addColumnIfMissing(this.db, 'calls', 'end_estimated', 'INTEGER NOT NULL DEFAULT 0');
+    this.live = new LiveState(this.db);
+    this.removeLiveCall = this.db.prepare(`DELETE FROM live_state WHERE kind = 'call' AND pbx_id = ? AND id = ?`);
     this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls
       (call_id, pbx_id, direction, number, name, agent, queue, started_at, answered_at, ended_at, outcome, customer_source, customer_id, end_estimated)
       VALUES (:callId, :pbxId, :direction, :number, :name, :agent, :queue, :startedAt, :answeredAt, :endedAt, :outcome, :source, :customerId, :endEstimated)`);
@@ -72,9 +78,13 @@ export class CallStore implements Lifecycle {
     this.markFailed = this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?');
   }
 
-  /** Stores a finished call and queues it for every write-back connector, atomically. */
+  /**
+   * Stores a finished call, queues it for every write-back connector and drops its in-progress
+   * state, atomically: a crash leaves the call either in progress or recorded, never neither.
+   */
   save(record: CallRecord, writeback: readonly string[], now = Date.now()): void {
     const tx = this.db.transaction(() => {
+      this.removeLiveCall.run(record.pbxId, record.callId);
       this.insertCall.run({
         ...record,
         source: record.customer?.source ?? null,

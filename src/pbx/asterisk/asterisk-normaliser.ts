@@ -162,7 +162,7 @@ export class AsteriskNormaliser {
    * rebuilds this normaliser's channel memory from it (what it knew before the
    * reconnect may be stale).
    */
-  resync(list: readonly AmiMessage[]): ActiveLeg[] {
+  resync(list: readonly AmiMessage[], now = Date.now()): ActiveLeg[] {
     this.channels.clear();
     this.queueByLeg.clear();
     this.queueByCall.clear();
@@ -187,6 +187,7 @@ export class AsteriskNormaliser {
         caller: outbound ? agentParty : other,
         callee: outbound ? other : agentParty,
         direction: outbound ? 'outbound' : this.directionOf(info),
+        ...startedFromDuration(item['Duration'], now),
       });
     }
     return legs;
@@ -553,4 +554,12 @@ export class AsteriskNormaliser {
         : 'AMI queue memory at limits.max_channels, forgetting the oldest; logged once, counted in stats.forgottenQueueLinks',
     );
   }
+}
+
+/** `Duration: 00:01:05` (how long the channel exists) -> when it started. */
+function startedFromDuration(duration: string | undefined, now: number): { startedAt?: number } {
+  const m = /^(\d+):(\d{2}):(\d{2})$/.exec(duration?.trim() ?? '');
+  if (!m) return {};
+  const seconds = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+  return { startedAt: now - seconds * 1000 };
 }

@@ -190,6 +190,7 @@ export class FreeswitchNormaliser {
           caller: ch.caller,
           callee: ch.callee,
           direction: ch.direction,
+          ...startedFromEpoch(text('created_epoch'), now),
         });
         if (ch.callId !== ch.uuid && ch.mode === 'inbound') pendingTrunks.push([ch.callId, { legId: ch.uuid, device: ch.device }]);
       }
@@ -201,7 +202,6 @@ export class FreeswitchNormaliser {
       const trunk = this.channels.get(trunkId);
       if (trunk && trunk.role !== 'agent' && !trunk.lastAgent) this.bridged(trunk, agent);
     }
-    void now;
     return active;
   }
 
@@ -821,4 +821,11 @@ function timestampOf(event: EslEvent): number {
   const raw = headerText(event.headers, 'Event-Date-Timestamp');
   if (raw && /^\d{10,17}$/.test(raw)) return Math.floor(Number(raw) / 1000);
   return Date.now();
+}
+
+/** `created_epoch` (seconds) -> ms, if it is a plausible time (not in the future). */
+function startedFromEpoch(epoch: string, now: number): { startedAt?: number } {
+  const seconds = Number(epoch);
+  if (!epoch || !Number.isFinite(seconds) || seconds <= 0 || seconds * 1000 > now + 60_000) return {};
+  return { startedAt: seconds * 1000 };
 }
