@@ -270,6 +270,8 @@ describe('calls in progress survive a daemon restart (issue 12)', function () {
         rig.pbx.hangup(call);
         await callState(before, call, 'ended');
         await rig.stopDaemon(signal); // well within 3.5 s of the end
+        const durable = rig.site.storeCalls().filter((r) => r['call_id'] === call.callId && r['ended_at'] !== null);
+        assert.equal(durable.length, 1, 'a finished call is in the store as soon as the agent saw it end, before any restart');
 
         await rig.startDaemon();
         const after = await rig.agent(['1004']);
