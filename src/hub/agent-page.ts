@@ -108,10 +108,14 @@ const SCRIPT = String.raw`(function () {
     if (!card) {
       card = el('section', 'pop');
       card.setAttribute('data-call', m.callId);
+      card.setAttribute('data-state', 'ringing');
       cards[key] = card;
       popsEl.insertBefore(card, popsEl.firstChild);
     }
     if (emptyEl.parentNode) emptyEl.remove();
+    // A snapshot (sent on subscribe, e.g. after a reload or a daemon restart) carries the
+    // call's state as last rendered: an answered call shows as answered, not as ringing.
+    if (m.snapshot && (m.state === 'ringing' || m.state === 'answered')) setState(card, m.state);
     card.textContent = '';
     var top = el('div', 'top');
     var label = m.direction === 'outbound' ? 'Outbound' : (m.queue ? 'Queue ' + m.queue : 'Inbound');
@@ -146,13 +150,16 @@ const SCRIPT = String.raw`(function () {
     card.appendChild(dl);
   }
 
+  function setState(card, state) {
+    card.setAttribute('data-state', state);
+    card.className = 'pop ' + state;
+    var badge = card.querySelector('.state');
+    if (badge) badge.textContent = state;
+  }
+
   function renderState(m) {
     var card = cards[m.callId + '|' + m.agent];
-    if (!card) return;
-    card.setAttribute('data-state', m.state);
-    card.className = 'pop ' + m.state;
-    var badge = card.querySelector('.state');
-    if (badge) badge.textContent = m.state;
+    if (card) setState(card, m.state);
   }
 
   function connect() {
