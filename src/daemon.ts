@@ -1,12 +1,13 @@
 import { isAbsolute, resolve } from 'node:path';
 import { CallIntake } from './calls/call-intake.js';
-import { CallJournal } from './calls/call-journal.js';
+import { CallJournal, type RecordDelivery } from './calls/call-journal.js';
 import type { Config } from './config/config-types.js';
 import { ConnectorRegistry } from './connectors/registry.js';
 import { HubServer } from './hub/hub-server.js';
 import { CrmLookup } from './lookup/crm-lookup.js';
 import { compileMapping } from './mapping/compile-mapping.js';
 import type { CompiledMapping } from './mapping/mapping-api.js';
+import type { CallRecord } from './model/call-record.js';
 import { describeError } from './model/errors.js';
 import { untilDeadline, type Lifecycle } from './model/lifecycle.js';
 import type { Logger } from './model/logger.js';
@@ -54,7 +55,12 @@ export class Daemon {
     const config = current;
     this.store = new CallStore(storePath(config), { keepDays: config.store.keep_days });
     const live = this.store.live;
-    const journal = new CallJournal({ shelf: live.shelf('call'), markSeen: () => live.markSeen(), onFinished: (record) => this.saveCall(record) });
+    const journal = new CallJournal({
+      shelf: live.shelf('call'),
+      markSeen: () => live.markSeen(),
+      onRecord: (record, delivery) => this.saveCall(record, delivery),
+      onResumed: (pbxId, callId) => this.store.withdraw(pbxId, callId),
+    });
     const writeback = new WritebackWorker({
       store: this.store,
       connectors: () => this.crm.connectors,
@@ -174,9 +180,9 @@ export class Daemon {
     this.logger.info({}, 'callpop stopped');
   }
 
-  private saveCall(record: Parameters<CallStore['save']>[0]): void {
+  private saveCall(record: CallRecord, delivery: RecordDelivery): void {
     try {
-      this.store.save(record, this.config.store.writeback.connectors);
+      this.store.save(record, this.config.store.writeback.connectors, Date.now(), delivery);
     } catch (err) {
       this.metrics.errors.inc({ stage: 'store' });
       this.logger.error({ callId: record.callId, err: describeError(err) }, 'failed to store call record');

@@ -38,7 +38,13 @@ describe('Tracker bound', () => {
   it('records an evicted unanswered call as unknown, and does not queue it for CRM write-back', async () => {
     const store = new CallStore(':memory:');
     const records: CallRecord[] = [];
-    const journal = new CallJournal({ graceMs: 0, onFinished: (r) => (records.push(r), store.save(r, ['crm'])) });
+    const journal = new CallJournal({
+      graceMs: 0,
+      onRecord: (r, delivery) => {
+        store.save(r, ['crm'], Date.now(), delivery);
+        if (delivery.final) records.push(r);
+      },
+    });
     const t = new CallTracker({ agentForDevice: (_p, device) => device.split('/')[1] ?? null, maxLegs: 1 });
     for (const event of [...t.handle(ringing('c1', '1001')), ...t.handle(ringing('c2', '1002'))]) journal.record(event);
     await new Promise((r) => setTimeout(r, 20));
@@ -48,6 +54,39 @@ describe('Tracker bound', () => {
     );
     assert.equal(store.recentCalls(5)[0]?.end_estimated, 1);
     assert.equal(store.pendingCount(), 0, 'nothing queued for the CRM');
+    store.close();
+  });
+});
+
+describe('Call journal records', () => {
+  const ring = (legId: string, agent: string, at: number) => ({
+    kind: 'ringing' as const, pbxId: 'p', callId: 'c1', legId, direction: 'inbound' as const,
+    caller: { number: '+4930123456', name: null }, callee: { number: agent, name: null },
+    agent: { extension: agent, device: `PJSIP/${agent}` }, anonymous: false, at,
+  });
+
+  it('stores a call the moment its last leg ends, held from write-back until the grace is over', () => {
+    const store = new CallStore(':memory:');
+    const journal = new CallJournal({ graceMs: 60_000, onRecord: (r, d) => store.save(r, ['crm'], Date.now(), d) });
+    journal.record(ring('l1', '1001', 1000));
+    journal.record({ ...ring('l1', '1001', 2000), kind: 'missed' });
+    assert.deepEqual(store.recentCalls(5).map((c) => [c.call_id, c.outcome, c.ended_at]), [['c1', 'missed', 2000]]);
+    assert.equal(store.pendingCount(), 1);
+    assert.deepEqual(store.due(Date.now()), [], 'not handed to the CRM while the call may still resume');
+    store.close();
+  });
+
+  it('withdraws the stored record when the call resumes within the grace (the next queue member rings)', () => {
+    const store = new CallStore(':memory:');
+    const journal = new CallJournal({ graceMs: 60_000, onRecord: (r, d) => store.save(r, ['crm'], Date.now(), d), onResumed: (p, c) => store.withdraw(p, c) });
+    journal.record(ring('l1', '1001', 1000));
+    journal.record({ ...ring('l1', '1001', 2000), kind: 'missed' });
+    journal.record(ring('l2', '1002', 3000));
+    assert.deepEqual(store.recentCalls(5), []);
+    assert.equal(store.pendingCount(), 0);
+    journal.record({ ...ring('l2', '1002', 4000), kind: 'answered' });
+    journal.record({ ...ring('l2', '1002', 9000), kind: 'ended' });
+    assert.deepEqual(store.recentCalls(5).map((c) => [c.outcome, c.agent, c.started_at, c.ended_at]), [['answered', '1002', 1000, 9000]]);
     store.close();
   });
 });

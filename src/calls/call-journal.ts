@@ -32,6 +32,16 @@ export interface JournalEntry {
   finishAt?: number;
   /** Taken over from an earlier process: the last moment that process knew the call was up. */
   knownUpUntil?: number;
+  /** Its record is in the store already, held back from write-back until `finishAt`. */
+  recorded?: boolean;
+}
+
+/** How a record is handed to the store. */
+export interface RecordDelivery {
+  /** Final: the call is over for good; its in-progress state goes. Not final: it may resume (a transfer target, the next queue member). */
+  final: boolean;
+  /** Write-back must not deliver it before this time (the record may still change until then). */
+  deliverAt: number;
 }
 
 export interface CallJournalOptions {
@@ -47,8 +57,13 @@ export interface CallJournalOptions {
   shelf?: LiveShelf<JournalEntry>;
   /** Marks every stored call in progress as still up now (see LiveState.markSeen). */
   markSeen?: () => void;
-  /** Called with each finished call; must make it durable before returning. */
-  onFinished(record: CallRecord): void;
+  /**
+   * Called with a call's record when its last leg ends (not final) and when it is over for
+   * good (final); must make it durable before returning. Called again, final, after a change.
+   */
+  onRecord(record: CallRecord, delivery: RecordDelivery): void;
+  /** A call recorded as ended got a new leg within its grace: its record is withdrawn. */
+  onResumed?(pbxId: string, callId: string): void;
 }
 
 /**
@@ -140,6 +155,7 @@ export class CallJournal implements Lifecycle {
     entry.customer = customer;
     entry.awaitingCustomer = false;
     if (entry.finishAt !== undefined && entry.finishAt <= Date.now()) return this.finish(entry);
+    if (entry.recorded) this.provisional(entry);
     this.save(entry);
   }
 
@@ -171,6 +187,10 @@ export class CallJournal implements Lifecycle {
     }
     this.lastActivity.set(k, Date.now());
     this.disarm(entry);
+    if (entry.recorded && (event.kind === 'ringing' || event.kind === 'dialing')) {
+      entry.recorded = false;
+      this.options.onResumed?.(entry.pbxId, entry.callId);
+    }
     entry.endedAt = undefined;
     entry.finishAt = undefined;
     switch (event.kind) {
@@ -203,6 +223,8 @@ export class CallJournal implements Lifecycle {
       const wait = entry.transferPending ? this.graceMs * 10 : this.graceMs;
       entry.finishAt = Date.now() + wait;
       this.arm(entry, wait);
+      // Durable now, not after the grace: a kill in the next seconds loses nothing.
+      this.provisional(entry);
     }
     this.save(entry);
   }
@@ -260,14 +282,24 @@ export class CallJournal implements Lifecycle {
     }
   }
 
+  /** The record as it stands, in the store but held from write-back until the grace is over. */
+  private provisional(entry: JournalEntry): void {
+    entry.recorded = true;
+    this.options.onRecord(this.recordOf(entry), { final: false, deliverAt: (entry.finishAt ?? Date.now()) + (entry.awaitingCustomer ? this.customerWaitMs : 0) });
+  }
+
   private finish(entry: JournalEntry): void {
     const k = key(entry.pbxId, entry.callId);
     this.disarm(entry);
     this.entries.delete(k);
     this.lastActivity.delete(k);
+    this.options.onRecord(this.recordOf(entry), { final: true, deliverAt: Date.now() });
+  }
+
+  private recordOf(entry: JournalEntry): CallRecord {
     const outcome: CallRecord['outcome'] =
       entry.answeredAt !== null ? 'answered' : entry.endEstimated ? 'unknown' : entry.direction === 'inbound' ? 'missed' : 'abandoned';
-    this.options.onFinished({
+    return {
       callId: entry.callId,
       pbxId: entry.pbxId,
       direction: entry.direction,
@@ -281,7 +313,7 @@ export class CallJournal implements Lifecycle {
       outcome,
       ...(entry.endEstimated ? { endEstimated: true } : {}),
       customer: entry.customer,
-    });
+    };
   }
 }
 

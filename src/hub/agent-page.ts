@@ -85,6 +85,9 @@ const SCRIPT = String.raw`(function () {
   tokenInput.value = params.get('token') || sessionStorage.getItem('callpop.token') || '';
   agentsInput.value = params.get('agents') || sessionStorage.getItem('callpop.agents') || '';
   var ws = null, session = null, lastSeq = 0, retry = 500, cards = {};
+  // Cards shown before a fresh (not resumed) session: those the snapshot does not list again
+  // ended while this page was away (or the daemon was down) and are closed when it completes.
+  var unconfirmed = null;
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -183,9 +186,22 @@ const SCRIPT = String.raw`(function () {
       if (typeof m.seq === 'number' && m.seq > 0) lastSeq = m.seq;
       if (m.type === 'welcome') {
         session = m.session; retry = 500;
-        if (!m.resumed) ws.send(JSON.stringify({ type: 'subscribe', agents: agents }));
+        if (!m.resumed) {
+          unconfirmed = {};
+          Object.keys(cards).forEach(function (k) { if (/ringing|answered/.test(cards[k].getAttribute('data-state') || '')) unconfirmed[k] = true; });
+          ws.send(JSON.stringify({ type: 'subscribe', agents: agents }));
+        }
         setStatus('connected as ' + agents.join(', '));
-      } else if (m.type === 'pop' || m.type === 'update') { renderPop(m); ws.send(JSON.stringify({ type: 'ack', seq: m.seq })); }
+      } else if (m.type === 'subscribed') {
+        if (unconfirmed) Object.keys(unconfirmed).forEach(function (k) { if (cards[k]) setState(cards[k], 'ended'); });
+        unconfirmed = null;
+        // Counts the times the page was brought up to date with the server's calls (a test
+        // or an embedder can wait for the next one).
+        statusEl.setAttribute('data-synced', String(Number(statusEl.getAttribute('data-synced') || '0') + 1));
+      } else if (m.type === 'pop' || m.type === 'update') {
+        if (unconfirmed) delete unconfirmed[m.callId + '|' + m.agent];
+        renderPop(m); ws.send(JSON.stringify({ type: 'ack', seq: m.seq }));
+      }
       else if (m.type === 'call') { renderState(m); }
       else if (m.type === 'error') { setStatus('error: ' + m.message); }
     };

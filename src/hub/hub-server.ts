@@ -333,9 +333,10 @@ export class HubServer implements Lifecycle {
       return this.protocolError(conn, `a session may subscribe to at most ${MAX_SUBSCRIPTIONS_PER_SESSION} extensions; subscribe to "*" for all`);
     }
     this.sessions.subscribe(session, agents);
-    this.sendTo(conn, session.stamp(JSON.stringify({ type: 'subscribed', agents: [...session.agents] })));
-    // A pop that is still ringing reaches an agent who (re)subscribes late.
+    // The calls in progress first, then `subscribed`: a client knows the snapshot is complete
+    // when `subscribed` arrives, and can close cards of calls it no longer lists.
     for (const message of this.options.snapshot?.(agents) ?? []) this.send(session, message.byRole?.get(session.token.role) ?? message.body);
+    this.sendTo(conn, session.stamp(JSON.stringify({ type: 'subscribed', agents: [...session.agents] })));
   }
 
   private onPickMessage(conn: Connection, session: HubSession, pick: PickMessage): void {

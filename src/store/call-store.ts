@@ -27,6 +27,8 @@ export class CallStore implements Lifecycle {
   /** The state of calls in progress (journal, tracker, pops), for a restart to take over. */
   readonly live: LiveState;
   private readonly removeLiveCall: Database.Statement;
+  private readonly withdrawCall: Database.Statement;
+  private readonly withdrawOutbox: Database.Statement;
   private pruneTimer: NodeJS.Timeout | null = null;
   private readonly insertCall: Database.Statement;
   private readonly insertOutbox: Database.Statement;
@@ -70,8 +72,13 @@ export class CallStore implements Lifecycle {
     this.insertCall = this.db.prepare(`INSERT OR REPLACE INTO calls
       (call_id, pbx_id, direction, number, name, agent, queue, started_at, answered_at, ended_at, outcome, customer_source, customer_id, end_estimated)
       VALUES (:callId, :pbxId, :direction, :number, :name, :agent, :queue, :startedAt, :answeredAt, :endedAt, :outcome, :source, :customerId, :endEstimated)`);
-    this.insertOutbox = this.db.prepare(`INSERT OR IGNORE INTO outbox (pbx_id, call_id, connector, record, next_at)
-      VALUES (?, ?, ?, ?, ?)`);
+    // A record saved again before its first delivery attempt (the call resumed, or its
+    // customer became known) replaces the queued one; one already tried or delivered stays.
+    this.insertOutbox = this.db.prepare(`INSERT INTO outbox (pbx_id, call_id, connector, record, next_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (pbx_id, call_id, connector) DO UPDATE SET record = excluded.record, next_at = excluded.next_at
+      WHERE outbox.delivered_at IS NULL AND outbox.attempts = 0`);
+    this.withdrawCall = this.db.prepare('DELETE FROM calls WHERE pbx_id = ? AND call_id = ?');
+    this.withdrawOutbox = this.db.prepare('DELETE FROM outbox WHERE pbx_id = ? AND call_id = ? AND delivered_at IS NULL AND attempts = 0');
     this.selectDue = this.db.prepare(`SELECT id, connector, attempts, record FROM outbox
       WHERE delivered_at IS NULL AND next_at <= ? ORDER BY next_at LIMIT ?`);
     this.markDelivered = this.db.prepare('UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?');
@@ -82,10 +89,11 @@ export class CallStore implements Lifecycle {
    * Stores a finished call, queues it for every write-back connector and drops its in-progress
    * state, atomically: a crash leaves the call either in progress or recorded, never neither.
    */
-  save(record: CallRecord, writeback: readonly string[], now = Date.now()): void {
-    this.live.discard('call', record.pbxId, record.callId);
+  save(record: CallRecord, writeback: readonly string[], now = Date.now(), options: { final?: boolean; deliverAt?: number } = {}): void {
+    const final = options.final ?? true;
+    if (final) this.live.discard('call', record.pbxId, record.callId);
     const tx = this.db.transaction(() => {
-      this.removeLiveCall.run(record.pbxId, record.callId);
+      if (final) this.removeLiveCall.run(record.pbxId, record.callId);
       this.insertCall.run({
         ...record,
         source: record.customer?.source ?? null,
@@ -95,9 +103,17 @@ export class CallStore implements Lifecycle {
       // A call callpop lost track of is kept here but not written to a CRM as if it were a fact.
       if (record.outcome === 'unknown') return;
       const json = JSON.stringify(record);
-      for (const connector of writeback) this.insertOutbox.run(record.pbxId, record.callId, connector, json, now);
+      for (const connector of writeback) this.insertOutbox.run(record.pbxId, record.callId, connector, json, options.deliverAt ?? now);
     });
     tx();
+  }
+
+  /** A call recorded as ended resumed (a transfer target or the next queue member rings): its record is withdrawn. */
+  withdraw(pbxId: string, callId: string): void {
+    this.db.transaction(() => {
+      this.withdrawCall.run(pbxId, callId);
+      this.withdrawOutbox.run(pbxId, callId);
+    })();
   }
 
   due(now: number, limit = 50): OutboxItem[] {
