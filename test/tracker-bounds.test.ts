@@ -89,4 +89,15 @@ describe('Call journal records', () => {
     assert.deepEqual(store.recentCalls(5).map((c) => [c.outcome, c.agent, c.started_at, c.ended_at]), [['answered', '1002', 1000, 9000]]);
     store.close();
   });
+
+  it('keeps a recorded end when the same leg is reported ended again (a stale leg after a restart)', () => {
+    const store = new CallStore(':memory:');
+    const journal = new CallJournal({ graceMs: 60_000, onRecord: (r, d) => store.save(r, ['crm'], Date.now(), d) });
+    journal.record(ring('l1', '1001', 1000));
+    journal.record({ ...ring('l1', '1001', 2000), kind: 'answered' });
+    journal.record({ ...ring('l1', '1001', 5000), kind: 'ended' });
+    journal.record({ ...ring('l1', '1001', 9000), kind: 'ended', estimatedEnd: true });
+    assert.deepEqual(store.recentCalls(5).map((c) => [c.ended_at, c.end_estimated]), [[5000, 0]]);
+    store.close();
+  });
 });

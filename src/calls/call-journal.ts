@@ -34,6 +34,12 @@ export interface JournalEntry {
   knownUpUntil?: number;
   /** Its record is in the store already, held back from write-back until `finishAt`. */
   recorded?: boolean;
+  /**
+   * callpop stopped following the call to protect itself (tracker or journal at its bound, no
+   * event for the maximum age): its record is kept but not written back to CRMs, where a flood
+   * of never-ending channels would otherwise become a flood of invented calls.
+   */
+  lostTrack?: boolean;
 }
 
 /** How a record is handed to the store. */
@@ -42,6 +48,8 @@ export interface RecordDelivery {
   final: boolean;
   /** Write-back must not deliver it before this time (the record may still change until then). */
   deliverAt: number;
+  /** False: keep it in callpop's call log only (see JournalEntry.lostTrack). */
+  writeback: boolean;
 }
 
 export interface CallJournalOptions {
@@ -185,6 +193,9 @@ export class CallJournal implements Lifecycle {
       };
       this.entries.set(k, entry);
     }
+    // The end of a leg this call no longer counts (reported twice, or again after a restart)
+    // changes nothing: above all not the end time of a call already recorded.
+    if ((event.kind === 'ended' || event.kind === 'missed') && !entry.liveLegs.includes(event.legId)) return;
     this.lastActivity.set(k, Date.now());
     this.disarm(entry);
     if (entry.recorded && (event.kind === 'ringing' || event.kind === 'dialing')) {
@@ -212,6 +223,7 @@ export class CallJournal implements Lifecycle {
       case 'missed':
         entry.liveLegs = entry.liveLegs.filter((leg) => leg !== event.legId);
         entry.endEstimated = event.estimatedEnd === true;
+        entry.lostTrack = event.estimatedEnd === true && event.lostTrack === true;
         if (entry.answeredBy === null) entry.lastAgent = event.agent.extension;
         break;
     }
@@ -267,6 +279,7 @@ export class CallJournal implements Lifecycle {
     const oldest = this.entries.values().next().value;
     if (!oldest) return;
     oldest.endEstimated = true;
+    oldest.lostTrack = true;
     oldest.endedAt ??= Date.now();
     this.finish(oldest);
   }
@@ -277,6 +290,7 @@ export class CallJournal implements Lifecycle {
       const k = key(entry.pbxId, entry.callId);
       if (now - (this.lastActivity.get(k) ?? now) <= this.maxCallAgeMs) continue;
       entry.endEstimated = true;
+      entry.lostTrack = true;
       entry.endedAt ??= entry.knownUpUntil ?? now;
       this.finish(entry);
     }
@@ -285,7 +299,11 @@ export class CallJournal implements Lifecycle {
   /** The record as it stands, in the store but held from write-back until the grace is over. */
   private provisional(entry: JournalEntry): void {
     entry.recorded = true;
-    this.options.onRecord(this.recordOf(entry), { final: false, deliverAt: (entry.finishAt ?? Date.now()) + (entry.awaitingCustomer ? this.customerWaitMs : 0) });
+    this.options.onRecord(this.recordOf(entry), {
+      final: false,
+      deliverAt: (entry.finishAt ?? Date.now()) + (entry.awaitingCustomer ? this.customerWaitMs : 0),
+      writeback: !entry.lostTrack,
+    });
   }
 
   private finish(entry: JournalEntry): void {
@@ -293,7 +311,7 @@ export class CallJournal implements Lifecycle {
     this.disarm(entry);
     this.entries.delete(k);
     this.lastActivity.delete(k);
-    this.options.onRecord(this.recordOf(entry), { final: true, deliverAt: Date.now() });
+    this.options.onRecord(this.recordOf(entry), { final: true, deliverAt: Date.now(), writeback: !entry.lostTrack });
   }
 
   private recordOf(entry: JournalEntry): CallRecord {

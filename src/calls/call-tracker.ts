@@ -230,7 +230,7 @@ export class CallTracker {
     for (const leg of [...this.legs.values()]) {
       if (now - leg.since > this.maxLegAgeMs) {
         this.logger.warn({ pbx: leg.pbxId, callId: leg.callId, agent: leg.agent.extension }, 'leg exceeded max age, closing it');
-        out.push(this.finish(leg, now, 'exceeded max leg age', { estimated: true, kind: 'ended' }));
+        out.push(this.finish(leg, now, 'exceeded max leg age', { estimated: true, lostTrack: true, kind: 'ended' }));
       }
     }
     for (const call of this.calls.values()) {
@@ -381,11 +381,12 @@ export class CallTracker {
    * Ends a leg. `estimated`: the PBX did not report this end (callpop closed the leg itself),
    * so `at` is only the best time known and a ringing leg is not known to be missed.
    */
-  private finish(leg: TrackedLeg, at: number, cause?: string, how: { estimated?: boolean; kind?: CallEventKind } = {}): CallEvent {
+  private finish(leg: TrackedLeg, at: number, cause?: string, how: { estimated?: boolean; lostTrack?: boolean; kind?: CallEventKind } = {}): CallEvent {
     const kind: CallEventKind = how.kind ?? (leg.state === 'ringing' ? 'missed' : 'ended');
     const out = this.toEvent(leg, kind, at);
     if (cause) out.cause = cause;
     if (how.estimated) out.estimatedEnd = true;
+    if (how.lostTrack) out.lostTrack = true;
     this.legs.delete(leg.key);
     this.options.shelf?.remove(leg.pbxId, leg.legId);
     this.remember(leg.key);
@@ -411,7 +412,7 @@ export class CallTracker {
     if (!oldest) return;
     if (this.evictedCount++ === 0) this.logger.warn({ pbx: oldest.pbxId, callId: oldest.callId, maxLegs: this.maxLegs }, 'tracked legs at their limit: closing the oldest (logged once; see evictedLegs)');
     // Closed, not forgotten: its agent's pop must close too, and its record says the end is not known.
-    this.evicted.push(this.finish(oldest, Date.now(), 'evicted: tracked legs at their limit', { estimated: true, kind: 'ended' }));
+    this.evicted.push(this.finish(oldest, Date.now(), 'evicted: tracked legs at their limit', { estimated: true, lostTrack: true, kind: 'ended' }));
   }
 
   private remember(key: string): void {

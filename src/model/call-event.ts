@@ -50,6 +50,8 @@ export interface CallEvent {
    * best time known, not the true end.
    */
   estimatedEnd?: boolean;
+  /** With `estimatedEnd`: callpop closed the leg to protect itself (its bound, the maximum age), not because the PBX lost it. */
+  lostTrack?: boolean;
   /** PBX timestamp in ms since the epoch (receive time where the PBX sends none). */
   at: number;
   /** The raw PBX event, for debugging only. Never sent to agents. */

@@ -25,9 +25,10 @@ export interface CallRecord {
   /** ms since the epoch */
   endedAt: number;
   /**
-   * `unknown`: callpop stopped following the call before it ended (see `endEstimated`) and
-   * cannot tell whether it was answered. Such records stay in callpop's call log and are not
-   * written back to CRMs.
+   * `unknown`: the call ended unseen before anyone answered it as far as callpop knows (it
+   * rang while callpop was down or disconnected from the PBX, see `endEstimated`): answered
+   * or not, nobody can tell. Calls callpop stopped following to protect itself (its bounds)
+   * are also `unknown`, and those stay in callpop's call log without being written back.
    */
   outcome: 'answered' | 'missed' | 'abandoned' | 'unknown';
   /** True when the PBX never reported the end: `endedAt` is the best time callpop knows. */

@@ -89,9 +89,12 @@ export class CallStore implements Lifecycle {
    * Stores a finished call, queues it for every write-back connector and drops its in-progress
    * state, atomically: a crash leaves the call either in progress or recorded, never neither.
    */
-  save(record: CallRecord, writeback: readonly string[], now = Date.now(), options: { final?: boolean; deliverAt?: number } = {}): void {
+  save(record: CallRecord, writeback: readonly string[], now = Date.now(), options: { final?: boolean; deliverAt?: number; writeback?: boolean } = {}): void {
     const final = options.final ?? true;
     if (final) this.live.discard('call', record.pbxId, record.callId);
+    // The legs and pops that ended with this call go first: a kill right after the record
+    // must not leave the next process a leg that ends the call a second time.
+    this.live.flush();
     const tx = this.db.transaction(() => {
       if (final) this.removeLiveCall.run(record.pbxId, record.callId);
       this.insertCall.run({
@@ -100,8 +103,8 @@ export class CallStore implements Lifecycle {
         customerId: record.customer?.id ?? null,
         endEstimated: record.endEstimated ? 1 : 0,
       });
-      // A call callpop lost track of is kept here but not written to a CRM as if it were a fact.
-      if (record.outcome === 'unknown') return;
+      // A call callpop stopped following to protect itself is kept here, not sent to CRMs.
+      if (options.writeback === false) return;
       const json = JSON.stringify(record);
       for (const connector of writeback) this.insertOutbox.run(record.pbxId, record.callId, connector, json, options.deliverAt ?? now);
     });
