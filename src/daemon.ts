@@ -109,7 +109,11 @@ export class Daemon {
         if (!early.anonymous && early.caller.number) this.crm.service.prefetch(early.caller.number);
       },
       shelf: live.shelf('leg'),
-      onResynced: (pbxId) => journal.reconcile(pbxId, (legId) => this.intake.tracker.isLive(pbxId, legId)),
+      onResynced: (pbxId) => {
+        const isLive = (legId: string) => this.intake.tracker.isLive(pbxId, legId);
+        journal.reconcile(pbxId, isLive);
+        this.pops.reconcile(pbxId, isLive);
+      },
       onStatus: (status) => this.metrics.pbxConnected.set({ pbx: status.pbxId }, status.state === 'connected' ? 1 : 0),
     });
     registerLinkMetrics(this.metrics.registry, () => this.intake.pbxAdapters());

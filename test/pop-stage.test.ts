@@ -6,7 +6,8 @@ import type { CallEvent, CallEventKind } from '../src/model/call-event.js';
 import type { CustomerRef, LookupResult } from '../src/model/customer.js';
 import { silentLogger } from '../src/model/logger.js';
 import { Metrics } from '../src/observability/metrics.js';
-import { PopStage } from '../src/pops/pop-stage.js';
+import { PopStage, type StoredPop } from '../src/pops/pop-stage.js';
+import type { LiveShelf } from '../src/store/live-state.js';
 
 /** A lookup service whose answers the test releases by hand: first a pending result, then the late one. */
 class ManualLookup implements LookupService {
@@ -44,7 +45,17 @@ const twoCustomers = [
   { source: 'crm', id: 'C-2', record: { first_name: 'Max' } },
 ];
 
-function stage(lookup: LookupService) {
+/** A shelf in memory, as the call store's live state would be after a restart. */
+function memoryShelf<T>(rows: { pbxId: string; id: string; value: T }[] = []): LiveShelf<T> {
+  const data = new Map(rows.map((r) => [`${r.pbxId}|${r.id}`, r]));
+  return {
+    put: (pbxId, id, value) => void data.set(`${pbxId}|${id}`, { pbxId, id, value }),
+    remove: (pbxId, id) => void data.delete(`${pbxId}|${id}`),
+    all: () => [...data.values()].map((r) => ({ ...r, seenAt: 0 })),
+  };
+}
+
+function stage(lookup: LookupService, shelf?: LiveShelf<StoredPop>) {
   const sent: Deliverable[] = [];
   const identified: (CustomerRef | null)[] = [];
   const mapping = compileMapping({ templates: [{ name: 'default', fields: { name: 'first_name' } }] }, { file: 'test.yaml' });
@@ -56,6 +67,7 @@ function stage(lookup: LookupService) {
     identification: { lookupStarted: () => {}, identified: (_p, _c, customer) => identified.push(customer) },
     metrics: new Metrics(),
     logger: silentLogger,
+    ...(shelf ? { shelf } : {}),
   });
   const settle = () => new Promise((r) => setTimeout(r, 20));
   const types = () => sent.map((m) => JSON.parse(m.body) as { type: string; state?: string; callId: string });
@@ -148,5 +160,24 @@ describe('pop stage', () => {
     await s.settle();
     assert.equal(lookups, 1);
     assert.equal(s.types().filter((m) => m.type === 'pop').length, 3);
+  });
+
+  it('takes over the live pops a killed process left, shows them as a snapshot, and closes those the PBX lost', async () => {
+    const rendered = (callId: string) => ({ agent: { type: 'pop', callId, agent: '1001', fields: { name: 'Erika' } } });
+    const shelf = memoryShelf<StoredPop>([
+      { pbxId: 'pbx', id: 'kept\u00001001', value: { event: event('ringing', 'kept', '1001'), state: 'answered', rendered: rendered('kept') } },
+      { pbxId: 'pbx', id: 'lost\u00001001', value: { event: event('ringing', 'lost', '1001'), state: 'ringing', rendered: rendered('lost') } },
+    ]);
+    const s = stage(new ManualLookup([]), shelf);
+    await s.pops.start();
+    const shown = () => s.pops.snapshot(['1001']).map((m) => JSON.parse(m.body) as { callId: string; state: string; snapshot: boolean });
+    assert.deepEqual(shown().map((m) => [m.callId, m.state, m.snapshot]), [['kept', 'answered', true], ['lost', 'ringing', true]]);
+    assert.equal(s.sent.length, 0, 'nothing is popped again');
+    s.pops.reconcile('pbx', (legId) => legId === 'kept-1001');
+    await s.settle();
+    assert.deepEqual(s.types().map((m) => [m.callId, m.state]), [['lost', 'ended']]);
+    assert.deepEqual(shown().map((m) => m.callId), ['kept']);
+    assert.deepEqual(shelf.all().map((r) => r.id), ['kept\u00001001']);
+    await s.pops.stop(Date.now() + 1000);
   });
 });

@@ -105,6 +105,19 @@ export class PopStage implements Lifecycle {
     }
   }
 
+  /**
+   * After a PBX resync: a live pop whose leg the tracker no longer follows (its end was lost
+   * with a killed process, or never reached this one) is closed, and its agent told `ended`.
+   * Without this a pop taken over from the store could stay "ringing" in every snapshot.
+   */
+  reconcile(pbxId: string, isLive: (legId: string) => boolean, now = Date.now()): void {
+    for (const pop of this.book.liveFor(['*'])) {
+      const event = pop.event;
+      if (event.pbxId !== pbxId || isLive(event.legId)) continue;
+      this.handle({ ...event, kind: 'ended', at: now, estimatedEnd: true, cause: 'gone after PBX reconnect' });
+    }
+  }
+
   /** Takes one call event from the tracker. */
   handle(event: CallEvent): void {
     this.options.metrics.callEvents.inc({ pbx: event.pbxId, kind: event.kind });
