@@ -3,6 +3,9 @@ import { CallJournal } from '../src/calls/call-journal.js';
 import { CallTracker } from '../src/calls/call-tracker.js';
 import type { CallRecord } from '../src/model/call-record.js';
 import type { LegEvent } from '../src/model/leg-event.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CallStore } from '../src/store/call-store.js';
 
 function ringing(callId: string, agent: string): LegEvent {
@@ -99,5 +102,29 @@ describe('Call journal records', () => {
     journal.record({ ...ring('l1', '1001', 9000), kind: 'ended', estimatedEnd: true });
     assert.deepEqual(store.recentCalls(5).map((c) => [c.ended_at, c.end_estimated]), [[5000, 0]]);
     store.close();
+  });
+
+  it('leaves the next process a recorded call, not a call to end again, when killed right after the end', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'callpop-journal-'));
+    try {
+      const file = join(dir, 'callpop.sqlite');
+      const first = new CallStore(file);
+      const journal = new CallJournal({ graceMs: 60_000, shelf: first.live.shelf('call'), onRecord: (r, d) => first.save(r, ['crm'], Date.now(), d) });
+      journal.record(ring('l1', '1001', 1000));
+      journal.record({ ...ring('l1', '1001', 2000), kind: 'answered' });
+      journal.record({ ...ring('l1', '1001', 5000), kind: 'ended' });
+      // A kill now: the first process never gets another turn of its event loop.
+      const second = new CallStore(file);
+      const next = new CallJournal({ graceMs: 0, shelf: second.live.shelf('call'), onRecord: (r, d) => second.save(r, ['crm'], Date.now(), d) });
+      await next.start();
+      next.reconcile('p', () => false);
+      assert.deepEqual(second.recentCalls(5).map((c) => [c.ended_at, c.end_estimated, c.outcome]), [[5000, 0, 'answered']]);
+      assert.equal(next.size, 1, 'the next process waits out the grace of the recorded call');
+      await next.stop();
+      second.close();
+      first.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -140,7 +140,7 @@ export class CallJournal implements Lifecycle {
    */
   reconcile(pbxId: string, isLive: (legId: string) => boolean, now = Date.now()): void {
     for (const entry of [...this.entries.values()]) {
-      if (entry.pbxId !== pbxId || entry.finishAt !== undefined) continue;
+      if (entry.pbxId !== pbxId || entry.finishAt !== undefined || entry.recorded) continue;
       if (entry.liveLegs.some(isLive)) continue;
       entry.endEstimated = true;
       entry.endedAt = Math.max(entry.knownUpUntil ?? now, entry.answeredAt ?? entry.startedAt);
@@ -163,7 +163,7 @@ export class CallJournal implements Lifecycle {
     entry.customer = customer;
     entry.awaitingCustomer = false;
     if (entry.finishAt !== undefined && entry.finishAt <= Date.now()) return this.finish(entry);
-    if (entry.recorded) this.provisional(entry);
+    if (entry.recorded) return this.provisional(entry);
     this.save(entry);
   }
 
@@ -236,7 +236,7 @@ export class CallJournal implements Lifecycle {
       entry.finishAt = Date.now() + wait;
       this.arm(entry, wait);
       // Durable now, not after the grace: a kill in the next seconds loses nothing.
-      this.provisional(entry);
+      return this.provisional(entry);
     }
     this.save(entry);
   }
@@ -299,6 +299,9 @@ export class CallJournal implements Lifecycle {
   /** The record as it stands, in the store but held from write-back until the grace is over. */
   private provisional(entry: JournalEntry): void {
     entry.recorded = true;
+    // The entry as it now stands is stored before the record (the store flushes pending live
+    // state first): a kill between the two leaves an ended call that the next process records.
+    this.save(entry);
     this.options.onRecord(this.recordOf(entry), {
       final: false,
       deliverAt: (entry.finishAt ?? Date.now()) + (entry.awaitingCustomer ? this.customerWaitMs : 0),
