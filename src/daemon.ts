@@ -53,7 +53,7 @@ export class Daemon {
     definitions: readonly PbxAdapterDefinition<any>[],
   ) {
     const config = current;
-    this.store = new CallStore(storePath(config), { keepDays: config.store.keep_days });
+    this.store = new CallStore(storePath(config), { keepDays: config.store.keep_days, logger: logger.child({ stage: 'store' }) });
     const live = this.store.live;
     const journal = new CallJournal({
       shelf: live.shelf('call'),

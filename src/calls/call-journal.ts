@@ -152,8 +152,8 @@ export class CallJournal implements Lifecycle {
   lookupStarted(pbxId: string, callId: string): void {
     const entry = this.entries.get(key(pbxId, callId));
     if (!entry || entry.customer || entry.awaitingCustomer) return;
+    // Not stored: a restarted process does not wait for a lookup the killed one was making.
     entry.awaitingCustomer = true;
-    this.save(entry);
   }
 
   /** The customer the call is about (again after an agent picked another on a shared line). */
@@ -268,10 +268,10 @@ export class CallJournal implements Lifecycle {
     this.timers.delete(k);
   }
 
-  /** The grace is over: written now, or once its customer is known (bounded wait). */
+  /** The grace is over: the stored record stands (or is written once its customer is known, bounded wait). */
   private due(entry: JournalEntry): void {
     if (this.entries.get(key(entry.pbxId, entry.callId)) !== entry) return;
-    if (!entry.awaitingCustomer || (entry.finishAt ?? 0) + this.customerWaitMs <= Date.now()) return this.finish(entry);
+    if (!entry.awaitingCustomer || (entry.finishAt ?? 0) + this.customerWaitMs <= Date.now()) return this.finish(entry, { unchanged: entry.recorded === true });
     this.arm(entry, (entry.finishAt ?? Date.now()) + this.customerWaitMs - Date.now());
   }
 
@@ -309,11 +309,16 @@ export class CallJournal implements Lifecycle {
     });
   }
 
-  private finish(entry: JournalEntry): void {
+  /**
+   * The call is over for good. `unchanged`: the record stored when its last leg ended is
+   * still right (its outbox row already comes due now), so only its in-progress state goes.
+   */
+  private finish(entry: JournalEntry, how: { unchanged?: boolean } = {}): void {
     const k = key(entry.pbxId, entry.callId);
     this.disarm(entry);
     this.entries.delete(k);
     this.lastActivity.delete(k);
+    if (how.unchanged && this.options.shelf) return this.options.shelf.remove(entry.pbxId, entry.callId);
     this.options.onRecord(this.recordOf(entry), { final: true, deliverAt: Date.now(), writeback: !entry.lostTrack });
   }
 

@@ -2,7 +2,9 @@ import Database from 'better-sqlite3';
 import type { CallRecord } from '../model/call-record.js';
 import { CallpopError, describeError } from '../model/errors.js';
 import type { Lifecycle } from '../model/lifecycle.js';
+import { silentLogger, type Logger } from '../model/logger.js';
 import { LiveState } from './live-state.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 export interface OutboxItem {
   id: number;
@@ -17,6 +19,8 @@ export interface OutboxItem {
  * outbox is delivered (again) after a restart.
  */
 export interface CallStoreOptions {
+  /** Where checkpoint problems are reported. */
+  logger?: Logger;
   /** Calls and delivered outbox rows older than this are deleted (checked every 10 minutes). */
   keepDays?: number;
 }
@@ -30,6 +34,7 @@ export class CallStore implements Lifecycle {
   private readonly withdrawCall: Database.Statement;
   private readonly withdrawOutbox: Database.Statement;
   private pruneTimer: NodeJS.Timeout | null = null;
+  private readonly checkpointer: WalCheckpointer;
   private readonly insertCall: Database.Statement;
   private readonly insertOutbox: Database.Statement;
   private readonly selectDue: Database.Statement;
@@ -47,6 +52,9 @@ export class CallStore implements Lifecycle {
     }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
+    // After a checkpoint the WAL file is cut back to this size instead of keeping its peak.
+    this.db.pragma('journal_size_limit = 16777216');
+    this.checkpointer = new WalCheckpointer(this.db, file, options.logger ?? silentLogger);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS calls (
         call_id TEXT NOT NULL, pbx_id TEXT NOT NULL, direction TEXT NOT NULL,
@@ -149,6 +157,7 @@ export class CallStore implements Lifecycle {
   }
 
   async start(): Promise<void> {
+    this.checkpointer.start();
     const keepDays = this.options.keepDays;
     if (keepDays === undefined) return;
     this.prune(keepDays);
@@ -159,6 +168,7 @@ export class CallStore implements Lifecycle {
   async stop(): Promise<void> {
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.pruneTimer = null;
+    await this.checkpointer.stop();
     this.close();
   }
 
