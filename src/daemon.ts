@@ -83,7 +83,7 @@ export class Daemon {
           connections: () => this.hub.connectionCount,
           outbox: () => this.store.pendingCount(),
         }),
-        metricsRoute(this.metrics, () => this.hub.connectionCount),
+        metricsRoute(this.metrics),
         cacheClearRoute((number) => this.crm.service.invalidate(number), logger),
       ],
     });

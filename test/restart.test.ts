@@ -430,4 +430,26 @@ describe('the agent page shows the call in progress after a reload and a restart
     rig.pbx.hangup(call);
     await page.waitForSelector(card(call, 'ended'), { timeout: 10_000 });
   });
+
+  it('closes the card of a call that ended while the daemon was down, on a page that stays open and reconnects by itself', async () => {
+    rig = await RestartRig.start(new AsteriskPbx());
+    page = await browser.newPage();
+    await page.goto(`${rig.site.pageUrl}?token=${CHILD_AGENT_TOKEN}&agents=1001`);
+    await page.waitForSelector('#status[data-synced="1"]', { timeout: 10_000 });
+    const call = rig.pbx.ring('1001', ERIKA);
+    rig.pbx.answer(call);
+    await page.waitForSelector(card(call, 'answered'), { timeout: 10_000 });
+
+    await rig.stopDaemon('SIGKILL');
+    rig.pbx.hangup(call);
+    const resyncs = rig.pbx.resyncs();
+    await rig.startDaemon();
+    await rig.untilResynced(resyncs);
+    // No reload: the page's own reconnect gets a new session, and the call is gone from the
+    // restarted daemon's calls in progress, by a live `ended` or by the snapshot.
+    await page.waitForSelector('#status[data-synced="2"]', { timeout: 20_000 });
+    await page.waitForSelector(card(call, 'ended'), { timeout: 10_000 });
+    assert.equal(await page.locator('.pop').count(), 1);
+  });
 });
+

@@ -241,14 +241,6 @@ export class CallJournal implements Lifecycle {
     this.save(entry);
   }
 
-  /** Closes every open call now, with the given end (a test's way to end the world; not used on stop). */
-  flush(now = Date.now()): void {
-    for (const entry of [...this.entries.values()]) {
-      entry.endedAt ??= now;
-      this.finish(entry);
-    }
-  }
-
   private save(entry: JournalEntry): void {
     const { knownUpUntil: _knownUpUntil, ...stored } = entry;
     this.options.shelf?.put(entry.pbxId, entry.callId, stored);

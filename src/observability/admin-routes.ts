@@ -24,10 +24,9 @@ export function healthRoute(sources: HealthSources): HttpRoute {
 }
 
 /** `GET /metrics`: the Prometheus text format. */
-export function metricsRoute(metrics: Metrics, connections: () => number): HttpRoute {
+export function metricsRoute(metrics: Metrics): HttpRoute {
   return async (req, res) => {
     if (req.method !== 'GET' || requestPath(req.url) !== '/metrics') return false;
-    metrics.hubConnections.set(connections());
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType });
     res.end(text);

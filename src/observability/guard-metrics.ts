@@ -43,6 +43,14 @@ export function registerGuardMetrics(registry: Registry, sources: GuardSources):
     },
   });
   new Gauge({
+    name: 'callpop_hub_connections',
+    help: 'Open agent WebSocket connections',
+    registers: [registry],
+    collect() {
+      this.set(sources.hub().connections);
+    },
+  });
+  new Gauge({
     name: 'callpop_hub_sockets',
     help: 'Open agent WebSocket connections by state (authenticated, unauthenticated) and sessions kept',
     labelNames: ['state'],

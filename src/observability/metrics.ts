@@ -12,7 +12,6 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly pbxConnected = new Gauge({ name: 'callpop_pbx_connected', help: '1 when the PBX connection is up', labelNames: ['pbx'], registers: [this.registry] });
-  readonly hubConnections = new Gauge({ name: 'callpop_hub_connections', help: 'Open agent WebSocket connections', registers: [this.registry] });
   readonly errors = new Counter({ name: 'callpop_errors_total', help: 'Errors by stage', labelNames: ['stage'], registers: [this.registry] });
 
   constructor() {

@@ -67,6 +67,8 @@ export class PopStage implements Lifecycle {
   private readonly book: PopBook;
   /** Per-call promise chains: a call's messages keep their order across async lookups. */
   private readonly chains = new Map<string, Promise<void>>();
+  /** Pops whose end arrived (and left the store) but still waits in its call's chain. */
+  private readonly closing = new Set<string>();
   private readonly pickWindowMs: number;
   private readonly transferWindowMs: number;
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -106,9 +108,10 @@ export class PopStage implements Lifecycle {
   }
 
   /**
-   * After a PBX resync: a live pop whose leg the tracker no longer follows (its end was lost
-   * with a killed process, or never reached this one) is closed, and its agent told `ended`.
-   * Without this a pop taken over from the store could stay "ringing" in every snapshot.
+   * After a PBX resync: a live pop whose leg the tracker does not follow is closed, and its
+   * agent told `ended`. Pops and legs are stored in the same transaction, so this only
+   * catches rows that disagree for other reasons (a row an older version wrote, or one that
+   * could not be read); without it such a pop would stay "ringing" in every snapshot.
    */
   reconcile(pbxId: string, isLive: (legId: string) => boolean, now = Date.now()): void {
     for (const pop of this.book.liveFor(['*'])) {
@@ -118,9 +121,22 @@ export class PopStage implements Lifecycle {
     }
   }
 
-  /** Takes one call event from the tracker. */
+  /**
+   * Takes one call event from the tracker. Whether the agent's pop exists is stored here, in
+   * the same turn as the tracker's leg and the journal's call (one write-behind transaction):
+   * the chain below may run later (a lookup in flight), and a kill in between must not leave
+   * a stored pop without its leg, or a leg without its pop.
+   */
   handle(event: CallEvent): void {
     this.options.metrics.callEvents.inc({ pbx: event.pbxId, kind: event.kind });
+    const id = shelfId(event);
+    if (event.kind === 'ringing' || event.kind === 'dialing') {
+      this.closing.delete(id);
+      this.options.shelf?.put(event.pbxId, id, { event, state: 'ringing' });
+    } else if (event.kind !== 'answered') {
+      this.closing.add(id);
+      this.options.shelf?.remove(event.pbxId, id);
+    }
     this.enqueue(event.pbxId, event.callId, () => this.apply(event), event.agent.extension);
   }
 
@@ -186,9 +202,9 @@ export class PopStage implements Lifecycle {
   private async popFor(event: CallEvent, restored?: AgentPop): Promise<void> {
     const started = performance.now();
     const pop = restored ?? this.book.open(event);
-    this.persist(pop);
-    const result = await this.lookupFor(event, this.book.call(event.pbxId, event.callId));
-    await this.render(pop, 'pop', result, this.book.findCall(event.pbxId, event.callId)?.selected ?? 0);
+    const call = this.book.call(event.pbxId, event.callId);
+    const result = await this.lookupFor(event, call);
+    await this.render(pop, 'pop', result, call.selected);
     this.options.metrics.popLatency.observe((performance.now() - started) / 1000);
     this.options.metrics.pops.inc({ result: result.matches.length > 0 ? 'found' : event.anonymous ? 'anonymous' : 'unknown' });
   }
@@ -244,15 +260,18 @@ export class PopStage implements Lifecycle {
   }
 
   private closePop(event: CallEvent): void {
+    // Its stored row went when the event arrived (handle).
+    this.closing.delete(shelfId(event));
     const pop = this.book.close(event.pbxId, event.callId, event.agent.extension);
-    if (!pop) return;
-    this.options.shelf?.remove(event.pbxId, shelfId(event));
-    this.releaseWhenNothingToPick(pop);
+    if (pop) this.releaseWhenNothingToPick(pop);
   }
 
-  /** Keeps a live pop in the call store (closed pops are not taken over by a restart). */
+  /**
+   * Stores a live pop's rendering and state. Not for a pop whose end already arrived and
+   * waits in the chain: its row is gone and must stay gone.
+   */
   private persist(pop: AgentPop): void {
-    if (pop.state === 'closed' || !this.options.shelf) return;
+    if (pop.state === 'closed' || !this.options.shelf || this.closing.has(shelfId(pop.event))) return;
     const stored: StoredPop = { event: pop.event, state: pop.state, ...(pop.rendered ? { rendered: pop.rendered } : {}) };
     this.options.shelf.put(pop.event.pbxId, shelfId(pop.event), stored);
   }
