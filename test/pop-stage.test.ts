@@ -52,7 +52,6 @@ function memoryShelf<T>(rows: { pbxId: string; id: string; value: T }[] = []): L
     put: (pbxId, id, value) => void data.set(`${pbxId}|${id}`, { pbxId, id, value }),
     remove: (pbxId, id) => void data.delete(`${pbxId}|${id}`),
     all: () => [...data.values()].map((r) => ({ ...r, seenAt: 0 })),
-    soon: () => {},
   };
 }
 

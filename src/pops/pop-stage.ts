@@ -297,9 +297,6 @@ export class PopStage implements Lifecycle {
     const fallback = byRole.values().next().value as object;
     pop.rendered = Object.fromEntries(byRole);
     this.persist(pop);
-    // A pop an agent has seen must survive a kill (its leg and itself in the store), or the
-    // next process would pop the call again: written at the end of this turn, not later.
-    if (type === 'pop') this.options.shelf?.soon();
     this.options.delivery.deliver(deliverable(pop.event.agent.extension, fallback, byRole));
   }
 

@@ -9,11 +9,6 @@ export interface LiveShelf<T> {
   remove(pbxId: string, id: string): void;
   /** Everything stored, oldest first (what a restarted process takes over). */
   all(): { pbxId: string; id: string; value: T; seenAt: number }[];
-  /**
-   * Asks for the pending changes (of every kind) to be written at the end of this turn of the
-   * event loop instead of after the usual delay: something an agent has just been shown.
-   */
-  soon(): void;
 }
 
 /**
@@ -25,8 +20,13 @@ export interface LiveShelf<T> {
  * events touches are written once each, off the pop's path, instead of one autocommit per
  * change (measured: that cost 0.4 ms of pop latency at p50). What a kill can lose is the last
  * 10 ms of changes, never a call's record: `CallStore.save` writes records synchronously
- * (and flushes the pending changes first). With `synchronous = NORMAL` a written row survives the process being killed
- * (not the machine losing power).
+ * (and flushes the pending changes first). A call's leg, pop and journal row change in the
+ * same turn, so they are lost or kept together: a call rung in the last 10 ms before a kill
+ * is taken for a new call by the next process and popped once more (same call id; the page
+ * replaces its card). Writing a pop before it is sent closed that window but measured a
+ * fifth of the sustained call rate and +0.3-1 ms of pop p50 (docs/performance.md). With
+ * `synchronous = NORMAL` a written row survives the process being killed (not the machine
+ * losing power).
  */
 export class LiveState {
   private readonly upsert: Database.Statement;
@@ -35,7 +35,7 @@ export class LiveState {
   private readonly touch: Database.Statement;
   /** Changes not yet written, by row: the last change of a row wins. */
   private readonly pending = new Map<string, { kind: LiveKind; pbxId: string; id: string; value: unknown | undefined }>();
-  private scheduled: { immediate?: NodeJS.Immediate; timer?: NodeJS.Timeout } | null = null;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly db: Database.Database) {
     db.exec(`
@@ -56,7 +56,6 @@ export class LiveState {
     return {
       put: (pbxId, id, value) => this.change(kind, pbxId, id, value),
       remove: (pbxId, id) => this.change(kind, pbxId, id, undefined),
-      soon: () => this.schedule(0),
       all: () => {
         this.flush();
         return (this.select.all(kind) as { pbx_id: string; id: string; data: string; seen_at: number }[]).flatMap((row) => {
@@ -90,7 +89,8 @@ export class LiveState {
 
   /** Writes every pending change now, in one transaction. */
   flush(): void {
-    this.cancelScheduled();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     if (this.pending.size === 0 || !this.db.open) return;
     const changes = [...this.pending.values()];
     this.pending.clear();
@@ -108,25 +108,7 @@ export class LiveState {
     // Re-inserted so rows are written in the order they last changed.
     this.pending.delete(k);
     this.pending.set(k, { kind, pbxId, id, value });
-    this.schedule(FLUSH_DELAY_MS);
-  }
-
-  /** Makes sure a flush comes within `delayMs` (0: at the end of this turn). */
-  private schedule(delayMs: number): void {
-    if (this.pending.size === 0) return;
-    if (this.scheduled && (this.scheduled.immediate || delayMs > 0)) return;
-    this.cancelScheduled();
-    const run = () => {
-      this.scheduled = null;
-      this.flush();
-    };
-    this.scheduled = delayMs === 0 ? { immediate: setImmediate(run) } : { timer: setTimeout(run, delayMs).unref() };
-  }
-
-  private cancelScheduled(): void {
-    if (this.scheduled?.immediate) clearImmediate(this.scheduled.immediate);
-    if (this.scheduled?.timer) clearTimeout(this.scheduled.timer);
-    this.scheduled = null;
+    this.timer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS).unref();
   }
 }
 
