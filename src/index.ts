@@ -23,7 +23,7 @@ export type {
 } from './connectors/contract.js';
 
 /** A finished call, as `Connector.logCall` receives it for write-back. */
-export type { CallRecord } from './model/call-record.js';
+export type { CallRecord, Wrapup } from './model/call-record.js';
 
 /** What `Connector.health` resolves: `{ ok, detail }`, the detail free of secrets. */
 export type { HealthStatus } from './model/health.js';
